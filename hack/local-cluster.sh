@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes control plane on loopback, for tests and local development:
+# etcd + kube-apiserver (RBAC on, TLS with a generated CA) + kube-controller-manager + kube-scheduler.
+#
+#   hack/local-cluster.sh start [NAME]   start (or restart) cluster NAME (default "dev"); waits for /readyz
+#   hack/local-cluster.sh stop  [NAME]   stop it and delete its state
+#   hack/local-cluster.sh env   [NAME]   print shell exports: KUBECONFIG, DSO_APISERVER, DSO_ETCD, ...
+#   hack/local-cluster.sh status [NAME]  exit 0 when its API server answers /readyz
+#   hack/local-cluster.sh restart-apiserver [NAME]   kill and restart kube-apiserver only (fault tests)
+#
+# Several named clusters can run at once: each has its own ports, etcd data, certificates and
+# kubeconfig under $DSO_CLUSTER_ROOT/NAME (default /tmp/dso-clusters/NAME). Identities in the
+# kubeconfig: "admin" (bearer token, system:masters; the default context) and "admin-cert" (client
+# certificate). Binaries come from hack/install-deps.sh.
+set -euo pipefail
+
+cmd=${1:-}
+name=${2:-dev}
+case "$name" in *[!a-zA-Z0-9_-]*|"") echo "local-cluster.sh: bad cluster name '$name'" >&2; exit 2 ;; esac
+ROOT=${DSO_CLUSTER_ROOT:-/tmp/dso-clusters}
+DIR=$ROOT/$name
+CACHE=${DSO_CACHE:-/var/cache/deepseek-operator}
+K8S_BIN=${DSO_K8S_BIN:-$CACHE/kubernetes-1.20.2/bin}
+READY_TIMEOUT=${DSO_READY_TIMEOUT:-90}
+
+die() { echo "local-cluster.sh [$name]: $*" >&2; exit 1; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 20000))
+    if port_free "$p" && ! grep -qx "$p" "$DIR/ports.used" 2>/dev/null; then
+      echo "$p" >>"$DIR/ports.used"
+      echo "$p"
+      return
+    fi
+  done
+  die "no free loopback port found"
+}
+
+# Starts a daemon in its own process group, logging to DIR/NAME.log, pid in DIR/NAME.pid.
+spawn() {
+  local what=$1; shift
+  setsid "$@" >"$DIR/$what.log" 2>&1 </dev/null &
+  echo $! >"$DIR/$what.pid"
+}
+
+kill_one() {
+  local pidfile=$DIR/$1.pid pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+make_certs() {
+  local c=$DIR/pki
+  mkdir -p "$c"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=dso-local-ca-$name" \
+    -keyout "$c/ca.key" -out "$c/ca.crt" 2>/dev/null
+  cat >"$c/server.ext" <<EXT
+subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1
+extendedKeyUsage=serverAuth
+EXT
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$c/apiserver.key" \
+    -out "$c/apiserver.csr" 2>/dev/null
+  openssl x509 -req -in "$c/apiserver.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$c/server.ext" -out "$c/apiserver.crt" 2>/dev/null
+  echo "extendedKeyUsage=clientAuth" >"$c/client.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=admin-cert" -keyout "$c/admin.key" \
+    -out "$c/admin.csr" 2>/dev/null
+  openssl x509 -req -in "$c/admin.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$c/client.ext" -out "$c/admin.crt" 2>/dev/null
+  openssl genrsa -out "$c/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$c/sa.key" -pubout -out "$c/sa.pub" 2>/dev/null
+  local token
+  token=$(openssl rand -hex 24)
+  echo "$token" >"$c/admin.token"
+  echo "$token,admin,admin,system:masters" >"$c/tokens.csv"
+  chmod 600 "$c"/*.key "$c/admin.token" "$c/tokens.csv"
+}
+
+write_kubeconfig() {
+  local c=$DIR/pki server=https://127.0.0.1:$(cat "$DIR/apiserver.port")
+  cat >"$DIR/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: $name
+  cluster:
+    server: $server
+    certificate-authority: $c/ca.crt
+users:
+- name: admin
+  user:
+    token: $(cat "$c/admin.token")
+- name: admin-cert
+  user:
+    client-certificate: $c/admin.crt
+    client-key: $c/admin.key
+contexts:
+- name: $name
+  context: {cluster: $name, user: admin}
+- name: $name-cert
+  context: {cluster: $name, user: admin-cert}
+current-context: $name
+KC
+  chmod 600 "$DIR/kubeconfig"
+}
+
+start_apiserver() {
+  local c=$DIR/pki
+  spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$(cat "$DIR/etcd.port")" \
+    --bind-address=127.0.0.1 --secure-port="$(cat "$DIR/apiserver.port")" \
+    --tls-cert-file="$c/apiserver.crt" --tls-private-key-file="$c/apiserver.key" \
+    --client-ca-file="$c/ca.crt" --token-auth-file="$c/tokens.csv" \
+    --service-account-key-file="$c/sa.pub" --service-account-signing-key-file="$c/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --authorization-mode=Node,RBAC --service-cluster-ip-range=10.96.0.0/16 \
+    --allow-privileged=true --enable-priority-and-fairness=false --cert-dir="$c" \
+    --profiling=false --v=1
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until kubectl --kubeconfig "$DIR/kubeconfig" get --raw /readyz >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 20 "$DIR/kube-apiserver.log" >&2 || true
+      die "kube-apiserver not ready within ${READY_TIMEOUT}s (log: $DIR/kube-apiserver.log)"
+    fi
+    kill -0 "$(cat "$DIR/kube-apiserver.pid")" 2>/dev/null || {
+      tail -n 20 "$DIR/kube-apiserver.log" >&2; die "kube-apiserver exited (log: $DIR/kube-apiserver.log)"; }
+    sleep 0.5
+  done
+}
+
+do_stop() {
+  for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do kill_one "$p"; done
+  rm -rf "$DIR"
+}
+
+do_start() {
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b missing: run hack/install-deps.sh"
+  done
+  command -v etcd >/dev/null || die "etcd missing: run hack/install-deps.sh"
+  [ -d "$DIR" ] && do_stop
+  mkdir -p "$DIR"
+  local t0=$SECONDS
+  make_certs
+  pick_port >"$DIR/etcd.port"
+  pick_port >"$DIR/etcd-peer.port"
+  pick_port >"$DIR/apiserver.port"
+  local ep; ep=$(cat "$DIR/etcd.port")
+  spawn etcd etcd --name "$name" --data-dir "$DIR/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ep" --advertise-client-urls "http://127.0.0.1:$ep" \
+    --listen-peer-urls "http://127.0.0.1:$(cat "$DIR/etcd-peer.port")" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$(cat "$DIR/etcd-peer.port")" \
+    --initial-cluster "$name=http://127.0.0.1:$(cat "$DIR/etcd-peer.port")"
+  write_kubeconfig
+  start_apiserver
+  wait_ready
+  # Without a kubelet the node lifecycle controller would taint fake GPU nodes unreachable after
+  # ~40 s; tests play the kubelet's part for pods instead (see tests/integration/README.md).
+  spawn kube-controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig="$DIR/kubeconfig" \
+    --service-account-private-key-file="$DIR/pki/sa.key" --root-ca-file="$DIR/pki/ca.crt" \
+    --controllers='*,-nodelifecycle' --leader-elect=false --bind-address=127.0.0.1 \
+    --secure-port=0 --port=0 --use-service-account-credentials=false
+  spawn kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig="$DIR/kubeconfig" \
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --port=0
+  echo "local-cluster.sh [$name]: ready in $((SECONDS - t0))s at https://127.0.0.1:$(cat "$DIR/apiserver.port") (KUBECONFIG=$DIR/kubeconfig)" >&2
+}
+
+case "$cmd" in
+  start) do_start ;;
+  stop) do_stop ;;
+  status) kubectl --kubeconfig "$DIR/kubeconfig" get --raw /readyz >/dev/null 2>&1 ;;
+  env)
+    [ -f "$DIR/kubeconfig" ] || die "not started (no $DIR/kubeconfig)"
+    echo "export KUBECONFIG=$DIR/kubeconfig"
+    echo "export DSO_APISERVER=https://127.0.0.1:$(cat "$DIR/apiserver.port")"
+    echo "export DSO_CA_FILE=$DIR/pki/ca.crt"
+    echo "export DSO_TOKEN_FILE=$DIR/pki/admin.token"
+    echo "export DSO_ETCD=http://127.0.0.1:$(cat "$DIR/etcd.port")"
+    ;;
+  restart-apiserver)
+    [ -f "$DIR/kube-apiserver.pid" ] || die "not started"
+    kill_one kube-apiserver
+    start_apiserver
+    wait_ready
+    ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+esac

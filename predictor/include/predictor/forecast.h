@@ -1,0 +1,58 @@
+// predictor/forecast.h: the public entry point of the forecasting library.
+//
+// The predictor turns a regularly sampled history (request rate, load) into a point forecast and
+// quantile forecasts for the next steps. It is a functional core: no I/O, no clock reads, no
+// globals; the same history and options always give the same forecast.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dso::predictor {
+
+// A regularly sampled series: values[i] is the observation at start + i * step (unix seconds).
+// NaN marks a missing observation.
+struct Series {
+  std::int64_t start = 0;
+  std::int64_t step = 60;
+  std::vector<double> values;
+
+  std::int64_t time_at(std::size_t i) const { return start + static_cast<std::int64_t>(i) * step; }
+  // The time of the first step after the last value: where a forecast starts.
+  std::int64_t end() const { return time_at(values.size()); }
+};
+
+enum class ModelKind { kAuto, kProphet, kHoltWinters, kSeasonalNaiveDay, kSeasonalNaiveWeek };
+
+// "auto", "prophet", "holt-winters", "snaive-day", "snaive-week".
+std::optional<ModelKind> parse_model_kind(std::string_view name);
+std::string_view to_string(ModelKind kind);
+
+struct ForecastOptions {
+  ModelKind model = ModelKind::kAuto;
+  std::size_t horizon = 0;        // steps to forecast, >= 1
+  std::vector<double> quantiles;  // levels in (0, 1), e.g. {0.5, 0.9, 0.99}
+};
+
+struct Forecast {
+  std::int64_t start = 0;  // time of point[0]: the history's end()
+  std::int64_t step = 0;
+  std::string model;  // the model that produced it, e.g. "snaive-week" or a combination's name
+  std::vector<double> point;                    // horizon values
+  std::vector<double> quantile_levels;          // as requested, in the same order
+  std::vector<std::vector<double>> quantiles;   // quantiles[k][i]: level k at step i
+
+  // The band for `level` (exact match), or nullptr.
+  const std::vector<double>* quantile(double level) const;
+};
+
+// Fits the chosen model (kAuto: chosen or combined by backtest on the recent history) and
+// forecasts options.horizon steps after history.end(). Errors (a one-line message) for a horizon
+// of 0, quantile levels outside (0, 1), a non-positive step, or too few observed points.
+std::expected<Forecast, std::string> forecast(const Series& history, const ForecastOptions& options);
+
+}  // namespace dso::predictor
