@@ -31,16 +31,16 @@ TEST(Smoke, ReadsConfigMapCreatedWithKubectlOverVerifiedTls) {
             0)
       << out;
 
-  http::client::http_client client(U(cluster.server), tls_config(cluster));
+  http::client::http_client client(cluster.server, tls_config(cluster));
   http::http_request request(http::methods::GET);
-  request.set_request_uri(U("/api/v1/namespaces/smoke/configmaps/greeting"));
-  request.headers().add(U("Authorization"), U("Bearer " + cluster.admin_token));
+  request.set_request_uri("/api/v1/namespaces/smoke/configmaps/greeting");
+  request.headers().add("Authorization", "Bearer " + cluster.admin_token);
   const http::http_response response = client.request(request).get();
   ASSERT_EQ(response.status_code(), http::status_codes::OK);
   const auto body = response.extract_json().get();
-  EXPECT_EQ(body.at(U("metadata")).at(U("name")).as_string(), "greeting");
-  EXPECT_EQ(body.at(U("metadata")).at(U("namespace")).as_string(), "smoke");
-  EXPECT_EQ(body.at(U("data")).at(U("text")).as_string(), "hello, cluster");
+  EXPECT_EQ(body.at("metadata").at("name").as_string(), "greeting");
+  EXPECT_EQ(body.at("metadata").at("namespace").as_string(), "smoke");
+  EXPECT_EQ(body.at("data").at("text").as_string(), "hello, cluster");
 }
 
 TEST(Smoke, RejectsServerWhoseCertificateIsNotFromTheConfiguredCa) {
@@ -48,14 +48,14 @@ TEST(Smoke, RejectsServerWhoseCertificateIsNotFromTheConfiguredCa) {
   // Default trust store only: the local CA is unknown, so the TLS handshake must fail.
   http::client::http_client_config config;
   config.set_timeout(std::chrono::seconds(10));
-  http::client::http_client client(U(cluster.server), config);
-  EXPECT_THROW(client.request(http::methods::GET, U("/readyz")).get(), http::http_exception);
+  http::client::http_client client(cluster.server, config);
+  EXPECT_THROW(client.request(http::methods::GET, "/readyz").get(), http::http_exception);
 }
 
 TEST(Smoke, UnauthenticatedRequestIsRefused) {
   const LocalCluster cluster = LocalCluster::open();
-  http::client::http_client client(U(cluster.server), tls_config(cluster));
-  const auto response = client.request(http::methods::GET, U("/api/v1/namespaces/smoke/configmaps")).get();
+  http::client::http_client client(cluster.server, tls_config(cluster));
+  const auto response = client.request(http::methods::GET, "/api/v1/namespaces/smoke/configmaps").get();
   EXPECT_TRUE(response.status_code() == http::status_codes::Unauthorized ||
               response.status_code() == http::status_codes::Forbidden)
       << response.status_code();
@@ -63,12 +63,12 @@ TEST(Smoke, UnauthenticatedRequestIsRefused) {
 
 TEST(Smoke, PrometheusAnswersQueries) {
   const LocalPrometheus prometheus = LocalPrometheus::open();
-  http::client::http_client client(U(prometheus.url));
-  const auto response = client.request(http::methods::GET, U("/api/v1/query?query=vector(42)")).get();
+  http::client::http_client client(prometheus.url);
+  const auto response = client.request(http::methods::GET, "/api/v1/query?query=vector(42)").get();
   ASSERT_EQ(response.status_code(), http::status_codes::OK);
   const auto body = response.extract_json().get();
-  EXPECT_EQ(body.at(U("status")).as_string(), "success");
-  EXPECT_EQ(body.at(U("data")).at(U("result")).at(0).at(U("value")).at(1).as_string(), "42");
+  EXPECT_EQ(body.at("status").as_string(), "success");
+  EXPECT_EQ(body.at("data").at("result").at(0).at("value").at(1).as_string(), "42");
 }
 
 }  // namespace
