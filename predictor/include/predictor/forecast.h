@@ -42,9 +42,9 @@ struct Forecast {
   std::int64_t start = 0;  // time of point[0]: the history's end()
   std::int64_t step = 0;
   std::string model;  // the model that produced it, e.g. "snaive-week" or a combination's name
-  std::vector<double> point;                    // horizon values
-  std::vector<double> quantile_levels;          // as requested, in the same order
-  std::vector<std::vector<double>> quantiles;   // quantiles[k][i]: level k at step i
+  std::vector<double> point;                   // horizon values
+  std::vector<double> quantile_levels;         // as requested, in the same order
+  std::vector<std::vector<double>> quantiles;  // quantiles[k][i]: level k at step i
 
   // The band for `level` (exact match), or nullptr.
   const std::vector<double>* quantile(double level) const;
@@ -53,6 +53,7 @@ struct Forecast {
 // Fits the chosen model (kAuto: chosen or combined by backtest on the recent history) and
 // forecasts options.horizon steps after history.end(). Errors (a one-line message) for a horizon
 // of 0, quantile levels outside (0, 1), a non-positive step, or too few observed points.
-std::expected<Forecast, std::string> forecast(const Series& history, const ForecastOptions& options);
+std::expected<Forecast, std::string> forecast(const Series& history,
+                                              const ForecastOptions& options);
 
 }  // namespace dso::predictor

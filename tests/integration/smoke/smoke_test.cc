@@ -17,18 +17,24 @@ http::client::http_client_config tls_config(const LocalCluster& cluster) {
   http::client::http_client_config config;
   config.set_timeout(std::chrono::seconds(30));
   const std::string ca = cluster.ca_file.string();
-  config.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+  config.set_ssl_context_callback(
+      [ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
   return config;
 }
 
 TEST(Smoke, ReadsConfigMapCreatedWithKubectlOverVerifiedTls) {
   const LocalCluster cluster = LocalCluster::open();
   std::string out;
-  ASSERT_EQ(cluster.sh("kubectl create namespace smoke --dry-run=client -o yaml | kubectl apply -f -", &out), 0) << out;
-  ASSERT_EQ(cluster.sh("kubectl -n smoke delete configmap greeting --ignore-not-found && "
-                       "kubectl -n smoke create configmap greeting --from-literal=text='hello, cluster'",
-                       &out),
-            0)
+  ASSERT_EQ(
+      cluster.sh("kubectl create namespace smoke --dry-run=client -o yaml | kubectl apply -f -",
+                 &out),
+      0)
+      << out;
+  ASSERT_EQ(
+      cluster.sh("kubectl -n smoke delete configmap greeting --ignore-not-found && "
+                 "kubectl -n smoke create configmap greeting --from-literal=text='hello, cluster'",
+                 &out),
+      0)
       << out;
 
   http::client::http_client client(cluster.server, tls_config(cluster));
@@ -55,7 +61,8 @@ TEST(Smoke, RejectsServerWhoseCertificateIsNotFromTheConfiguredCa) {
 TEST(Smoke, UnauthenticatedRequestIsRefused) {
   const LocalCluster cluster = LocalCluster::open();
   http::client::http_client client(cluster.server, tls_config(cluster));
-  const auto response = client.request(http::methods::GET, "/api/v1/namespaces/smoke/configmaps").get();
+  const auto response =
+      client.request(http::methods::GET, "/api/v1/namespaces/smoke/configmaps").get();
   EXPECT_TRUE(response.status_code() == http::status_codes::Unauthorized ||
               response.status_code() == http::status_codes::Forbidden)
       << response.status_code();

@@ -1,12 +1,13 @@
 #include "support/local_cluster.h"
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 
 namespace dso::testing {
 namespace {
@@ -47,8 +48,10 @@ int LocalCluster::sh(const std::string& command, std::string* output) const {
   const std::string full = "KUBECONFIG='" + kubeconfig.string() + "' sh -c '" + [&] {
     std::string escaped;
     for (char ch : command) {
-      if (ch == '\'') escaped += "'\\''";
-      else escaped += ch;
+      if (ch == '\'')
+        escaped += "'\\''";
+      else
+        escaped += ch;
     }
     return escaped;
   }() + "' 2>&1";
