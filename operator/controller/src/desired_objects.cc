@@ -1,0 +1,252 @@
+#include "controller/desired_objects.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+#include "api/duration.h"
+
+namespace dso::controller {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kProbePeriodSeconds = 10;
+constexpr const char* kHttpPortName = "http";
+
+std::string short_hash(const std::string& text) {
+  // FNV-1a: stable across runs and builds (std::hash is not guaranteed to be).
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : text) h = (h ^ c) * 16777619u;
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", h);
+  return std::string(buf, 8);
+}
+
+json owner_reference(const api::DeepSeekService& dss) {
+  return json{{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", dss.metadata.name},
+              {"uid", dss.metadata.uid},        {"controller", true}, {"blockOwnerDeletion", true}};
+}
+
+json metadata(const api::DeepSeekService& dss, const api::Region& region,
+              const BuildOptions& options) {
+  json meta{
+      {"name", region_object_name(dss, region)},
+      {"namespace", options.target_namespace.empty() ? dss.metadata.ns : options.target_namespace},
+      {"labels", region_labels(dss, region)}};
+  if (options.same_cluster && !dss.metadata.uid.empty())
+    meta["ownerReferences"] = json::array({owner_reference(dss)});
+  return meta;
+}
+
+json selector_labels(const api::DeepSeekService& dss, const api::Region& region) {
+  return json{{kServiceLabel, dss.metadata.name}, {kRegionLabel, region.name}};
+}
+
+json container_env(const api::DeepSeekService& dss) {
+  const api::Model& m = dss.spec.model;
+  json env = json::array({
+      {{"name", "DEEPSEEK_MODEL_NAME"}, {"value", m.name}},
+      {{"name", "DEEPSEEK_PORT"}, {"value", std::to_string(m.port)}},
+      {{"name", "DEEPSEEK_WARMUP_REQUESTS"}, {"value", std::to_string(m.warmup_requests)}},
+      {{"name", "DEEPSEEK_DRAIN_TIMEOUT"},
+       // leave a few seconds of the grace period for the process to exit after draining
+       {"value", std::to_string(std::max(0, dss.spec.termination_grace_period_seconds - 5)) + "s"}},
+  });
+  if (m.source.uri) env.push_back({{"name", "DEEPSEEK_MODEL_URI"}, {"value", *m.source.uri}});
+  if (m.source.pvc_claim || m.source.host_path)
+    env.push_back({{"name", "DEEPSEEK_MODEL_DIR"}, {"value", m.source.mount_path}});
+  for (const json& e : m.env) env.push_back(e);  // user entries last: they win on duplicates
+  return env;
+}
+
+json pod_template(const api::DeepSeekService& dss, const api::Region& region) {
+  const api::Model& m = dss.spec.model;
+  const api::Resources& r = dss.spec.resources;
+  json labels = region_labels(dss, region);
+
+  json resources{{"requests", {{"cpu", r.cpu}, {"memory", r.memory}}},
+                 {"limits", {{"memory", r.memory}}}};
+  if (r.gpus_per_pod > 0) {
+    // Extended resources: requests must equal limits.
+    resources["requests"]["nvidia.com/gpu"] = std::to_string(r.gpus_per_pod);
+    resources["limits"]["nvidia.com/gpu"] = std::to_string(r.gpus_per_pod);
+  }
+
+  // Startup: the model load may take up to loadTimeout; liveness starts only after it succeeds.
+  const auto load_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(m.load_timeout).count();
+  const int startup_failures = static_cast<int>(
+      std::max<long long>(1, (load_seconds + kProbePeriodSeconds - 1) / kProbePeriodSeconds));
+  auto http_probe = [&](const char* path, int period, int failures) {
+    return json{{"httpGet", {{"path", path}, {"port", kHttpPortName}}},
+                {"periodSeconds", period},
+                {"timeoutSeconds", 5},
+                {"failureThreshold", failures}};
+  };
+
+  json container{
+      {"name", "inference"},
+      {"image", m.image},
+      {"imagePullPolicy", m.image_pull_policy},
+      {"ports",
+       json::array({{{"name", kHttpPortName}, {"containerPort", m.port}, {"protocol", "TCP"}}})},
+      {"env", container_env(dss)},
+      {"resources", resources},
+      {"startupProbe", http_probe("/readyz", kProbePeriodSeconds, startup_failures)},
+      {"readinessProbe", http_probe("/readyz", 5, 3)},
+      {"livenessProbe", http_probe("/healthz", kProbePeriodSeconds, 3)},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"capabilities", {{"drop", json::array({"ALL"})}}},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"volumeMounts", json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}})},
+  };
+  if (!m.args.empty()) container["args"] = m.args;
+
+  json volumes = json::array({{{"name", "tmp"}, {"emptyDir", json::object()}}});
+  if (m.source.pvc_claim) {
+    json pvc{{"claimName", *m.source.pvc_claim}, {"readOnly", true}};
+    volumes.push_back({{"name", "model"}, {"persistentVolumeClaim", pvc}});
+  } else if (m.source.host_path) {
+    volumes.push_back(
+        {{"name", "model"}, {"hostPath", {{"path", *m.source.host_path}, {"type", "Directory"}}}});
+  } else if (m.source.uri) {
+    volumes.push_back({{"name", "model"}, {"emptyDir", json::object()}});
+  }
+  if (volumes.size() > 1) {
+    json mount{{"name", "model"},
+               {"mountPath", m.source.mount_path},
+               {"readOnly", !m.source.uri.has_value()}};
+    if (!m.source.pvc_sub_path.empty()) mount["subPath"] = m.source.pvc_sub_path;
+    container["volumeMounts"].push_back(mount);
+  }
+
+  json node_selector = json::object();
+  for (const auto& [k, v] : region.node_selector) node_selector[k] = v;
+  if (!r.gpu_type.empty()) node_selector[r.gpu_type_label] = r.gpu_type;
+
+  json spec{
+      {"containers", json::array({container})},
+      {"volumes", volumes},
+      {"terminationGracePeriodSeconds", dss.spec.termination_grace_period_seconds},
+      {"automountServiceAccountToken", false},
+      {"enableServiceLinks", false},
+      {"securityContext",
+       {{"runAsNonRoot", true},
+        {"runAsUser", 65532},
+        {"runAsGroup", 65532},
+        {"fsGroup", 65532},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      // Spread replicas over nodes and zones so one failure takes few of them.
+      {"topologySpreadConstraints",
+       json::array({{{"maxSkew", 1},
+                     {"topologyKey", "kubernetes.io/hostname"},
+                     {"whenUnsatisfiable", "ScheduleAnyway"},
+                     {"labelSelector", {{"matchLabels", selector_labels(dss, region)}}}},
+                    {{"maxSkew", 1},
+                     {"topologyKey", "topology.kubernetes.io/zone"},
+                     {"whenUnsatisfiable", "ScheduleAnyway"},
+                     {"labelSelector", {{"matchLabels", selector_labels(dss, region)}}}}})},
+  };
+  if (!node_selector.empty()) spec["nodeSelector"] = node_selector;
+  json tolerations = r.tolerations;
+  if (r.gpus_per_pod > 0) {
+    tolerations.push_back(
+        {{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+  }
+  if (!tolerations.empty()) spec["tolerations"] = tolerations;
+  if (!r.priority_class_name.empty()) spec["priorityClassName"] = r.priority_class_name;
+  if (!m.image_pull_secrets.empty()) {
+    json secrets = json::array();
+    for (const auto& s : m.image_pull_secrets) secrets.push_back({{"name", s}});
+    spec["imagePullSecrets"] = secrets;
+  }
+  return json{{"metadata", {{"labels", labels}}}, {"spec", spec}};
+}
+
+}  // namespace
+
+std::string region_object_name(const api::DeepSeekService& dss, const api::Region& region) {
+  std::string name = dss.metadata.name + "-" + region.name;
+  if (name.size() <= 63) return name;
+  const std::string suffix = "-" + short_hash(name);
+  name.resize(63 - suffix.size());
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  return name + suffix;
+}
+
+std::map<std::string, std::string> region_labels(const api::DeepSeekService& dss,
+                                                 const api::Region& region) {
+  return {{"app.kubernetes.io/name", "deepseek-inference"},
+          {"app.kubernetes.io/instance", dss.metadata.name},
+          {"app.kubernetes.io/component", "inference"},
+          {"app.kubernetes.io/part-of", "deepseek-operator"},
+          {"app.kubernetes.io/managed-by", "deepseek-operator"},
+          {kServiceLabel, dss.metadata.name},
+          {kRegionLabel, region.name}};
+}
+
+std::string service_selector(const api::DeepSeekService& dss) {
+  return std::string(kServiceLabel) + "=" + dss.metadata.name;
+}
+
+RegionObjects build_region_objects(const api::DeepSeekService& dss, const api::Region& region,
+                                   const BuildOptions& options) {
+  RegionObjects out;
+  out.deployment = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", metadata(dss, region, options)},
+      {"spec",
+       {{"replicas", options.replicas},
+        {"selector", {{"matchLabels", selector_labels(dss, region)}}},
+        // A new pod must be Ready before an old one goes: capacity never drops during a rollout.
+        {"strategy",
+         {{"type", "RollingUpdate"},
+          {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
+        {"revisionHistoryLimit", 5},
+        {"progressDeadlineSeconds",
+         std::max<long long>(
+             600, 2 * std::chrono::duration_cast<std::chrono::seconds>(dss.spec.model.load_timeout)
+                          .count())},
+        {"template", pod_template(dss, region)}}},
+  };
+  out.service = {
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", metadata(dss, region, options)},
+      {"spec",
+       {{"type", "ClusterIP"},
+        {"selector", selector_labels(dss, region)},
+        {"ports", json::array({{{"name", kHttpPortName},
+                                {"port", 80},
+                                {"targetPort", kHttpPortName},
+                                {"protocol", "TCP"}}})}}},
+  };
+  out.pdb = {
+      {"apiVersion", options.pdb_api_version},
+      {"kind", "PodDisruptionBudget"},
+      {"metadata", metadata(dss, region, options)},
+      // One voluntary disruption at a time: draining a GPU node never takes several replicas at
+      // once.
+      {"spec",
+       {{"maxUnavailable", 1}, {"selector", {{"matchLabels", selector_labels(dss, region)}}}}},
+  };
+  return out;
+}
+
+std::map<std::string, int> plan_region_replicas(const api::DeepSeekServiceSpec& spec, int total) {
+  std::map<std::string, int> out;
+  for (const api::Region& r : spec.regions) {
+    int replicas = r.role == api::RegionRole::kPrimary ? total : r.min_replicas.value_or(0);
+    if (r.min_replicas) replicas = std::max(replicas, *r.min_replicas);
+    if (r.max_replicas) replicas = std::min(replicas, *r.max_replicas);
+    out[r.name] = std::max(0, replicas);
+  }
+  return out;
+}
+
+}  // namespace dso::controller
