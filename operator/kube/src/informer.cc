@@ -383,6 +383,7 @@ void Informer::run(std::stop_token stop) {
       case WatchEnd::kClean:
         break;  // timeoutSeconds elapsed: watch again from the last resourceVersion
       case WatchEnd::kGone:
+        ++gone_;
         need_list = true;  // 410: relist at once from the latest state
         from_scratch = true;
         break;

@@ -117,7 +117,7 @@ class Informer {
 
   long relists() const { return relists_; }
   long watch_restarts() const { return watch_restarts_; }
-  long gone_count() const { return gone_; }
+  long gone_count() const { return gone_; }  // 410 Gone answers seen (watch or list)
 
  private:
   void run(std::stop_token stop);
