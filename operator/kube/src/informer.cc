@@ -59,12 +59,17 @@ IndexFunc index_by_controller_owner() {
 
 // ---- Indexer ----
 
+ObjectPtr Indexer::decode(const Slot& slot) const {
+  if (storage_ == CacheStorage::kParsed) return slot.parsed;
+  return std::make_shared<const Json>(Json::from_msgpack(slot.packed));
+}
+
 void Indexer::add_index(const std::string& name, IndexFunc fn) {
   std::unique_lock lock(mu_);
   auto& index = indices_[name];
   index.clear();
-  for (const auto& [key, obj] : items_) {
-    for (auto& v : fn(*obj)) index[v].insert(key);
+  for (const auto& [key, slot] : items_) {
+    for (auto& v : fn(*decode(slot))) index[v].insert(key);
   }
   index_funcs_[name] = std::move(fn);
 }
@@ -89,14 +94,14 @@ void Indexer::index_locked(const std::string& key, const Json* old_object, const
 ObjectPtr Indexer::get(const std::string& key) const {
   std::shared_lock lock(mu_);
   const auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
+  return it == items_.end() ? nullptr : decode(it->second);
 }
 
 std::vector<ObjectPtr> Indexer::list() const {
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(items_.size());
-  for (const auto& [key, obj] : items_) out.push_back(obj);
+  for (const auto& [key, slot] : items_) out.push_back(decode(slot));
   return out;
 }
 
@@ -104,7 +109,7 @@ std::vector<std::string> Indexer::keys() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
   out.reserve(items_.size());
-  for (const auto& [key, obj] : items_) out.push_back(key);
+  for (const auto& [key, slot] : items_) out.push_back(key);
   return out;
 }
 
@@ -116,7 +121,7 @@ std::vector<ObjectPtr> Indexer::by_index(const std::string& name, const std::str
   const auto keys = index->second.find(value);
   if (keys == index->second.end()) return out;
   for (const auto& key : keys->second) {
-    if (const auto it = items_.find(key); it != items_.end()) out.push_back(it->second);
+    if (const auto it = items_.find(key); it != items_.end()) out.push_back(decode(it->second));
   }
   return out;
 }
@@ -127,11 +132,22 @@ std::size_t Indexer::size() const {
 }
 
 ObjectPtr Indexer::upsert(const std::string& key, ObjectPtr object) {
+  std::string packed;
+  if (storage_ == CacheStorage::kCompact) {
+    std::vector<std::uint8_t> bytes = Json::to_msgpack(*object);
+    packed.assign(bytes.begin(), bytes.end());
+  }
   std::unique_lock lock(mu_);
-  ObjectPtr& slot = items_[key];
-  ObjectPtr old = std::move(slot);
+  Slot& slot = items_[key];
+  ObjectPtr old;
+  if (storage_ == CacheStorage::kParsed) {
+    old = std::move(slot.parsed);
+    slot.parsed = object;
+  } else {
+    if (!slot.packed.empty()) old = decode(slot);
+    slot.packed = std::move(packed);
+  }
   if (!index_funcs_.empty()) index_locked(key, old.get(), object.get());
-  slot = std::move(object);
   return old;
 }
 
@@ -139,7 +155,7 @@ ObjectPtr Indexer::erase(const std::string& key) {
   std::unique_lock lock(mu_);
   const auto it = items_.find(key);
   if (it == items_.end()) return nullptr;
-  ObjectPtr old = std::move(it->second);
+  ObjectPtr old = decode(it->second);
   items_.erase(it);
   if (!index_funcs_.empty()) index_locked(key, old.get(), nullptr);
   return old;
@@ -148,7 +164,7 @@ ObjectPtr Indexer::erase(const std::string& key) {
 // ---- Informer ----
 
 Informer::Informer(KubeClientPtr client, InformerOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {}
+    : client_(std::move(client)), options_(std::move(options)), store_(options_.storage) {}
 
 Informer::~Informer() {
   stop();

@@ -228,6 +228,32 @@ TEST(Informer, StopEndsAnOpenWatchPromptly) {
   EXPECT_EQ(client->open_watches(), 0);
 }
 
+TEST(Informer, CompactStorageServesTheSameObjectsAndIndexes) {
+  auto client = std::make_shared<FakeClient>();
+  const Resource cm = Resource::config_maps();
+  ASSERT_TRUE(client->create(cm, "ns", config_map("a", "1", {{"app", "x"}})));
+  auto options = fast_options();
+  options.storage = CacheStorage::kCompact;
+  Informer informer(client, options);
+  informer.add_index("app", index_by_label("app"));
+  Recorder rec;
+  informer.add_handlers(rec.handlers());
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(2s));
+  EXPECT_EQ(*informer.store().get("ns/a"), *client->get(cm, "ns", "a"));
+  auto a = *client->get(cm, "ns", "a");
+  a["data"]["v"] = "2";
+  a["metadata"]["labels"]["app"] = "y";
+  ASSERT_TRUE(client->update(cm, "ns", a));
+  ASSERT_TRUE(eventually([&] { return rec.has("update ns/a 2"); }));
+  EXPECT_TRUE(informer.store().by_index("app", "x").empty());
+  ASSERT_EQ(informer.store().by_index("app", "y").size(), 1u);
+  EXPECT_EQ((*informer.store().by_index("app", "y")[0])["data"]["v"], "2");
+  ASSERT_TRUE(client->remove(cm, "ns", "a"));
+  ASSERT_TRUE(eventually([&] { return rec.has("delete ns/a"); }));
+  EXPECT_EQ(informer.store().size(), 0u);
+}
+
 TEST(Backoff, DoublesToCapWithJitterAndResetsAfterHealthyPeriod) {
   auto clock = std::make_shared<FakeClock>();
   Backoff b(BackoffPolicy{}, clock, [] { return 0.0; });
