@@ -11,7 +11,8 @@
 # Several named clusters can run at once: each has its own ports, etcd data, certificates and
 # kubeconfig under $DSO_CLUSTER_ROOT/NAME (default /tmp/dso-clusters/NAME). Identities in the
 # kubeconfig: "admin" (bearer token, system:masters; the default context) and "admin-cert" (client
-# certificate). Binaries come from hack/install-deps.sh.
+# certificate). Binaries come from hack/install-deps.sh. DSO_APISERVER_EXTRA_ARGS adds kube-apiserver
+# flags at start (kept across restart-apiserver).
 set -euo pipefail
 
 cmd=${1:-}
@@ -124,7 +125,7 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc \
     --authorization-mode=Node,RBAC --service-cluster-ip-range=10.96.0.0/16 \
     --allow-privileged=true --enable-priority-and-fairness=false --cert-dir="$c" \
-    --profiling=false --v=1
+    --profiling=false --v=1 $(cat "$DIR/apiserver.extra-args" 2>/dev/null || true)
 }
 
 wait_ready() {
@@ -157,6 +158,9 @@ do_start() {
   pick_port >"$DIR/etcd.port"
   pick_port >"$DIR/etcd-peer.port"
   pick_port >"$DIR/apiserver.port"
+  # Extra kube-apiserver flags for fault tests (e.g. --watch-cache-sizes=configmaps#0), kept for
+  # restart-apiserver.
+  echo "${DSO_APISERVER_EXTRA_ARGS:-}" >"$DIR/apiserver.extra-args"
   local ep; ep=$(cat "$DIR/etcd.port")
   spawn etcd etcd --name "$name" --data-dir "$DIR/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$ep" --advertise-client-urls "http://127.0.0.1:$ep" \
