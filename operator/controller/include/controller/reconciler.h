@@ -1,0 +1,68 @@
+// DeepSeekServiceReconciler: level-triggered reconcile of one DeepSeekService (by key
+// "namespace/name"). It reads the service and its Deployments from informer caches, applies the
+// desired Deployment/Service/PDB of every region served by this cluster with server-side apply
+// (field manager "deepseek-operator", force: drift in owned fields is repaired, fields it does not
+// own are left to their owners), and writes status: observedGeneration, replicas, conditions
+// Ready/Progressing/Degraded/ScalingActive/ScalingLimited, per-region counts, the scale selector.
+//
+// Who sets replicas (docs/deepseekservice.md): autoscaling off → spec.replicas (kubectl scale dss);
+// autoscaling on → the scaling path (`desired_replicas` hook; until it has decided, the current
+// replicas are held within min/max). The operator owns each Deployment's spec.replicas: do not
+// put an HPA on those Deployments.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "api/deepseek_service.h"
+#include "kube/client.h"
+#include "kube/controller.h"
+#include "kube/informer.h"
+
+namespace dso::controller {
+
+struct ReconcilerOptions {
+  std::string pdb_api_version = "policy/v1";  // from discovery: policy/v1beta1 before 1.21
+  // Records a core/v1 Event about `object` (type Normal|Warning). May be empty (no events).
+  std::function<void(const kube::Json& object, const std::string& type, const std::string& reason,
+                     const std::string& message)>
+      record_event;
+  // The wall clock as RFC 3339 (lastTransitionTime); injectable for tests.
+  std::function<std::string()> now_rfc3339;
+  // The scaling path's decision for a service (total replicas over all regions), when it has one.
+  std::function<std::optional<int>(const api::DeepSeekService&)> desired_replicas;
+};
+
+class DeepSeekServiceReconciler {
+ public:
+  // `services` and `deployments` are informer caches (the Deployment cache indexed by
+  // kServiceIndex); they must outlive the reconciler. Thread-safe: the controller never runs one
+  // key twice at once, and different keys touch different objects.
+  DeepSeekServiceReconciler(kube::KubeClientPtr client, const kube::Indexer& services,
+                            const kube::Indexer& deployments, ReconcilerOptions options);
+
+  kube::ReconcileResult reconcile(const std::string& key);
+
+  // Name of the Deployment cache index: "<namespace>/<service>" from the service label.
+  static constexpr const char* kServiceIndex = "deepseek-service";
+  static kube::IndexFunc service_index();
+
+  static kube::Resource deepseek_services();
+  static kube::Resource deployments();
+  static kube::Resource services();
+  static kube::Resource pod_disruption_budgets(const std::string& api_version);
+
+ private:
+  kube::ReconcileResult write_status(const kube::Json& object, kube::Json status);
+  void event(const kube::Json& object, const std::string& type, const std::string& reason,
+             const std::string& message) const;
+
+  kube::KubeClientPtr client_;
+  const kube::Indexer& services_;
+  const kube::Indexer& deployments_;
+  ReconcilerOptions options_;
+};
+
+}  // namespace dso::controller
