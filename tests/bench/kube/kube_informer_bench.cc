@@ -28,7 +28,7 @@ namespace {
 
 using namespace dso::kube;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 const Resource kCm = Resource::config_maps();
 const char* kNs = "kube-bench";
@@ -119,7 +119,7 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
   std::condition_variable cv;
   std::string last_seen;
   const std::size_t heap0 = heap_in_use();
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   InformerOptions options;
   options.resource = kCm;
   options.ns = kNs;
@@ -140,13 +140,13 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
                          nullptr});
   informer.start();
   if (!informer.wait_for_sync(120s)) throw std::runtime_error("dso::kube informer did not sync");
-  row.sync_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  row.sync_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   row.objects = static_cast<long>(informer.store().size());
   row.bytes_per_object = static_cast<double>(heap_in_use() - heap0) / row.objects;
   row.rss = rss_mb();
 
-  std::vector<double> latencies;
-  const std::string run = std::to_string(Clock::now().time_since_epoch().count());
+  std::vector<double> latencies, request_only;
+  const std::string run = std::to_string(SteadyClock::now().time_since_epoch().count());
   for (int i = 0; i < updates; ++i) {
     const std::string name = "bench-" + std::to_string(i % row.objects);
     ObjectPtr current = informer.store().get(std::string(kNs) + "/" + name);
@@ -154,18 +154,23 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
     Json next = *current;
     const std::string seq = "cpp-" + run + "-" + std::to_string(i);
     next["data"]["seq"] = seq;
-    const auto start = Clock::now();
+    const auto start = SteadyClock::now();
     auto r = client->update(kCm, kNs, next);
     if (!r) throw std::runtime_error(r.error().to_string());
+    request_only.push_back(
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
     std::unique_lock l(mu);
     if (!cv.wait_for(l, 10s, [&] { return last_seen == name + "/" + seq; })) {
       throw std::runtime_error("update not seen: " + name);
     }
-    latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    latencies.push_back(
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
   }
   row.p50 = percentile(latencies, 0.5);
   row.p99 = percentile(latencies, 0.99);
   row.updates = updates;
+  std::fprintf(stderr, "%s: the update request alone: p50 %.2f ms, p99 %.2f ms\n", row.peer.c_str(),
+               percentile(request_only, 0.5), percentile(request_only, 0.99));
   informer.stop();
   return row;
 }
@@ -174,7 +179,7 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
 double queue_throughput(int keys, int rounds) {
   WorkQueue q("bench");
   std::atomic<long> processed{0};
-  const auto t0 = Clock::now();
+  const auto t0 = SteadyClock::now();
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
@@ -192,7 +197,7 @@ double queue_throughput(int keys, int rounds) {
   }
   q.shut_down_with_drain();
   for (auto& w : workers) w.join();
-  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   std::printf(
       "| work queue, 4 workers, %d keys x %d adds | %.0f adds/s | %ld keys processed (dedup) | "
       "%.3f s |\n",
@@ -230,6 +235,26 @@ int main(int argc, char** argv) {
   auto client = *RestClient::create(*config);
   populate(client, objects);
 
+  {
+    // Where the sync time goes: the LIST request alone (transfer + JSON parse).
+    ListOptions lo;
+    lo.resource_version = "0";
+    const auto t0 = SteadyClock::now();
+    auto l = client->list(kCm, kNs, lo);
+    std::fprintf(stderr, "LIST rv=0 alone: %.3f s, %zu items\n",
+                 std::chrono::duration<double>(SteadyClock::now() - t0).count(),
+                 l ? l->items.size() : 0);
+    auto raw =
+        client->get_raw(std::string("/api/v1/namespaces/") + kNs + "/configmaps?resourceVersion=0");
+    const auto t1 = SteadyClock::now();
+    auto raw2 =
+        client->get_raw(std::string("/api/v1/namespaces/") + kNs + "/configmaps?resourceVersion=0");
+    const auto t2 = SteadyClock::now();
+    auto parsed = Json::parse(*raw2);
+    std::fprintf(stderr, "GET body alone: %.3f s (%zu bytes); JSON parse alone: %.3f s\n",
+                 std::chrono::duration<double>(t2 - t1).count(), raw2->size(),
+                 std::chrono::duration<double>(SteadyClock::now() - t2).count());
+  }
   std::vector<Row> rows;
   if (!go.empty()) rows.push_back(run_go(go, cluster.kubeconfig.string(), updates));
   rows.push_back(run_cpp(client, updates, CacheStorage::kParsed, false));
