@@ -21,8 +21,12 @@ std::string system_now_rfc3339() {
   return buf;
 }
 
-Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message) {
-  return Json{{"type", type}, {"status", status ? "True" : "False"}, {"reason", reason}, {"message", message}};
+Json condition(const std::string& type, bool status, const std::string& reason,
+               const std::string& message) {
+  return Json{{"type", type},
+              {"status", status ? "True" : "False"},
+              {"reason", reason},
+              {"message", message}};
 }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
@@ -32,7 +36,8 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 }
 
 int int_at(const Json& object, const char* a, const char* b) {
-  if (!object.contains(a) || !object[a].is_object() || !object[a].contains(b) || !object[a][b].is_number_integer()) {
+  if (!object.contains(a) || !object[a].is_object() || !object[a].contains(b) ||
+      !object[a][b].is_number_integer()) {
     return 0;
   }
   return object[a][b].get<int>();
@@ -40,35 +45,50 @@ int int_at(const Json& object, const char* a, const char* b) {
 
 }  // namespace
 
-DeepSeekServiceReconciler::DeepSeekServiceReconciler(kube::KubeClientPtr client, const kube::Indexer& services,
-                                                     const kube::Indexer& deployments, ReconcilerOptions options)
-    : client_(std::move(client)), services_(services), deployments_(deployments), options_(std::move(options)) {
+DeepSeekServiceReconciler::DeepSeekServiceReconciler(kube::KubeClientPtr client,
+                                                     const kube::Indexer& services,
+                                                     const kube::Indexer& deployments,
+                                                     ReconcilerOptions options)
+    : client_(std::move(client)),
+      services_(services),
+      deployments_(deployments),
+      options_(std::move(options)) {
   if (!options_.now_rfc3339) options_.now_rfc3339 = system_now_rfc3339;
 }
 
-kube::Resource DeepSeekServiceReconciler::deepseek_services() { return {api::kGroup, api::kVersion, api::kResource, true}; }
-kube::Resource DeepSeekServiceReconciler::deployments() { return {"apps", "v1", "deployments", true}; }
-kube::Resource DeepSeekServiceReconciler::services() { return {"", "v1", "services", true}; }
+kube::Resource DeepSeekServiceReconciler::deepseek_services() {
+  return {api::kGroup, api::kVersion, api::kResource, true};
+}
+kube::Resource DeepSeekServiceReconciler::deployments() {
+  return {"apps", "v1", "deployments", true};
+}
+kube::Resource DeepSeekServiceReconciler::services() {
+  return {"", "v1", "services", true};
+}
 kube::Resource DeepSeekServiceReconciler::pod_disruption_budgets(const std::string& api_version) {
   return {"policy", api_version.substr(api_version.find('/') + 1), "poddisruptionbudgets", true};
 }
 
 kube::IndexFunc DeepSeekServiceReconciler::service_index() {
   return [](const Json& object) -> std::vector<std::string> {
-    const auto& labels = object.contains("metadata") ? object["metadata"].value("labels", Json::object()) : Json::object();
+    const auto& labels = object.contains("metadata")
+                             ? object["metadata"].value("labels", Json::object())
+                             : Json::object();
     if (!labels.contains(kServiceLabel) || !labels[kServiceLabel].is_string()) return {};
-    return {kube::meta_string(object, "namespace") + "/" + labels[kServiceLabel].get<std::string>()};
+    return {kube::meta_string(object, "namespace") + "/" +
+            labels[kServiceLabel].get<std::string>()};
   };
 }
 
-void DeepSeekServiceReconciler::event(const Json& object, const std::string& type, const std::string& reason,
-                                      const std::string& message) const {
+void DeepSeekServiceReconciler::event(const Json& object, const std::string& type,
+                                      const std::string& reason, const std::string& message) const {
   if (options_.record_event) options_.record_event(object, type, reason, message);
 }
 
 ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr cached = services_.get(key);
-  if (!cached) return ReconcileResult::done();  // deleted: the garbage collector removes what it owned
+  if (!cached)
+    return ReconcileResult::done();  // deleted: the garbage collector removes what it owned
   const Json& object = *cached;
   const std::int64_t generation = object["metadata"].value("generation", std::int64_t{0});
 
@@ -78,13 +98,17 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
 
   const auto parsed = api::parse_deepseek_service(object);
   std::vector<std::string> problems;
-  if (!parsed) problems.push_back(parsed.error());
-  else problems = api::validate(parsed->spec);
+  if (!parsed)
+    problems.push_back(parsed.error());
+  else
+    problems = api::validate(parsed->spec);
   if (!problems.empty()) {
     const std::string message = join(problems, "; ");
     event(object, "Warning", "InvalidSpec", message);
-    conditions.push_back(condition("Ready", false, "InvalidSpec", "the spec is invalid, nothing was changed"));
-    conditions.push_back(condition("Progressing", false, "InvalidSpec", "waiting for a valid spec"));
+    conditions.push_back(
+        condition("Ready", false, "InvalidSpec", "the spec is invalid, nothing was changed"));
+    conditions.push_back(
+        condition("Progressing", false, "InvalidSpec", "waiting for a valid spec"));
     conditions.push_back(condition("Degraded", true, "InvalidSpec", message));
     status["conditions"] = conditions;
     // Not retried: a spec edit triggers the next reconcile.
@@ -101,11 +125,6 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   for (const auto& d : deployments_.by_index(kServiceIndex, ns + "/" + dss.metadata.name)) {
     current[kube::meta_string(*d, "name")] = d;
   }
-  int current_total = 0;
-  for (const api::Region& region : spec.regions) {
-    const auto it = current.find(region_object_name(dss, region));
-    if (!region.cluster && it != current.end()) current_total += int_at(*it->second, "spec", "replicas");
-  }
 
   // Total replicas: who decides is the documented rule in reconciler.h.
   const api::Autoscaling& as = spec.autoscaling;
@@ -116,28 +135,38 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     scaling_reason = "AutoscalingDisabled";
     scaling_message = "spec.replicas (" + std::to_string(total) + ") sets the replicas";
   } else {
-    const std::optional<int> decided = options_.desired_replicas ? options_.desired_replicas(dss) : std::nullopt;
-    const int wanted = decided ? *decided : (current.empty() ? as.min_replicas : current_total);
+    const std::optional<int> decided =
+        options_.desired_replicas ? options_.desired_replicas(dss) : std::nullopt;
+    // Holding means: what the operator last set (status.replicas), never a Deployment's own count
+    // (an edit there is drift in a field the operator owns, and is reverted).
+    const Json& last = object.contains("status") ? object["status"] : Json::object();
+    const int held = last.contains("replicas") && last["replicas"].is_number_integer()
+                         ? last["replicas"].get<int>()
+                         : as.min_replicas;
+    const int wanted = decided ? *decided : held;
     total = std::clamp(wanted, as.min_replicas, as.max_replicas);
     if (total != wanted) {
       limited_reason = total > wanted ? "TooFewReplicas" : "TooManyReplicas";
-      limited_message = "wanted " + std::to_string(wanted) + ", limited to [" + std::to_string(as.min_replicas) + ", " +
-                        std::to_string(as.max_replicas) + "]";
+      limited_message = "wanted " + std::to_string(wanted) + ", limited to [" +
+                        std::to_string(as.min_replicas) + ", " + std::to_string(as.max_replicas) +
+                        "]";
     }
     if (as.max_gpus && spec.resources.gpus_per_pod > 0) {
       const int budget = *as.max_gpus / spec.resources.gpus_per_pod;
       if (total > budget) {
         limited_reason = "GPUBudget";
-        limited_message = "wanted " + std::to_string(total) + " replicas, the GPU budget (" + std::to_string(*as.max_gpus) +
-                          " GPUs) allows " + std::to_string(budget);
+        limited_message = "wanted " + std::to_string(total) + " replicas, the GPU budget (" +
+                          std::to_string(*as.max_gpus) + " GPUs) allows " + std::to_string(budget);
         total = budget;
       }
     }
     scaling_reason = decided ? "AutoscalerDecided" : "HoldingReplicas";
-    scaling_message = decided ? "the autoscaler set " + std::to_string(total) + " replicas"
-                              : "no autoscaler decision yet: holding " + std::to_string(total) + " replicas";
+    scaling_message =
+        decided ? "the autoscaler set " + std::to_string(total) + " replicas"
+                : "no autoscaler decision yet: holding " + std::to_string(total) + " replicas";
     if (spec.replicas && *spec.replicas != total) {
-      scaling_message += "; spec.replicas (" + std::to_string(*spec.replicas) + ") is ignored while autoscaling is enabled";
+      scaling_message += "; spec.replicas (" + std::to_string(*spec.replicas) +
+                         ") is ignored while autoscaling is enabled";
     }
   }
 
@@ -149,7 +178,8 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   std::vector<std::string> remote;
   Json regions = Json::array();
   for (const api::Region& region : spec.regions) {
-    Json region_status{{"name", region.name}, {"role", region.role == api::RegionRole::kPrimary ? "primary" : "standby"}};
+    Json region_status{{"name", region.name},
+                       {"role", region.role == api::RegionRole::kPrimary ? "primary" : "standby"}};
     if (region.cluster) {
       remote.push_back(region.name);
       region_status["healthy"] = false;
@@ -161,34 +191,43 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     const std::string name = region_object_name(dss, region);
     const auto before = current.find(name);
 
-    const auto deployment = client_->apply(deployments(), ns, objects.deployment, kFieldManager, true);
+    const auto deployment =
+        client_->apply(deployments(), ns, objects.deployment, kFieldManager, true);
     if (!deployment) {
-      event(object, "Warning", "ApplyFailed", "Deployment " + name + ": " + deployment.error().to_string());
-      return ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " + deployment.error().to_string());
+      event(object, "Warning", "ApplyFailed",
+            "Deployment " + name + ": " + deployment.error().to_string());
+      return ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " +
+                                     deployment.error().to_string());
     }
     if (before == current.end()) {
-      event(object, "Normal", "Created", "Created Deployment " + name + " with " + std::to_string(build.replicas) + " replicas");
+      event(object, "Normal", "Created",
+            "Created Deployment " + name + " with " + std::to_string(build.replicas) + " replicas");
     } else {
       const int old_replicas = int_at(*before->second, "spec", "replicas");
       if (old_replicas != build.replicas) {
         event(object, "Normal", "Scaled",
-              "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " + std::to_string(build.replicas));
+              "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " +
+                  std::to_string(build.replicas));
       } else if (kube::resource_version(*deployment) != kube::resource_version(*before->second)) {
         event(object, "Normal", "Updated", "Updated Deployment " + name + " to the desired spec");
       }
     }
     for (const auto& [resource, manifest, kind] :
          {std::tuple{services(), &objects.service, "Service"},
-          std::tuple{pod_disruption_budgets(options_.pdb_api_version), &objects.pdb, "PodDisruptionBudget"}}) {
+          std::tuple{pod_disruption_budgets(options_.pdb_api_version), &objects.pdb,
+                     "PodDisruptionBudget"}}) {
       const auto applied = client_->apply(resource, ns, *manifest, kFieldManager, true);
       if (!applied) {
-        event(object, "Warning", "ApplyFailed", std::string(kind) + " " + name + ": " + applied.error().to_string());
-        return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " + applied.error().to_string());
+        event(object, "Warning", "ApplyFailed",
+              std::string(kind) + " " + name + ": " + applied.error().to_string());
+        return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " +
+                                       applied.error().to_string());
       }
     }
 
     // Readiness from the freshest state we have: the cache when it has caught up, else the answer.
-    const Json& observed = before != current.end() && kube::resource_version(*before->second) == kube::resource_version(*deployment)
+    const Json& observed = before != current.end() && kube::resource_version(*before->second) ==
+                                                          kube::resource_version(*deployment)
                                ? *before->second
                                : *deployment;
     const int ready = int_at(observed, "status", "readyReplicas");
@@ -206,26 +245,33 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   }
 
   const api::Region* primary = api::primary_region(spec);
-  status["replicas"] = desired_sum;
+  // The service-level replicas (the scale subresource's view); regions[] has the per-region split.
+  status["replicas"] = total;
   status["readyReplicas"] = ready_sum;
   status["ready"] = std::to_string(ready_sum) + "/" + std::to_string(desired_sum);
   status["selector"] = service_selector(dss);
   status["primaryRegion"] = primary ? primary->name : "";
   status["regions"] = regions;
   const bool all_ready = ready_sum >= desired_sum;
-  conditions.push_back(condition("Ready", all_ready, all_ready ? "AllReplicasReady" : "ReplicasNotReady",
+  conditions.push_back(condition("Ready", all_ready,
+                                 all_ready ? "AllReplicasReady" : "ReplicasNotReady",
                                  status["ready"].get<std::string>() + " replicas ready"));
-  conditions.push_back(condition("Progressing", progressing, progressing ? "RollingOut" : "Stable",
-                                 progressing ? "Deployments are rolling out or scaling" : "all Deployments are up to date"));
+  conditions.push_back(condition(
+      "Progressing", progressing, progressing ? "RollingOut" : "Stable",
+      progressing ? "Deployments are rolling out or scaling" : "all Deployments are up to date"));
   if (remote.empty()) {
-    conditions.push_back(condition("Degraded", false, "AsExpected", "the spec is valid and applied"));
+    conditions.push_back(
+        condition("Degraded", false, "AsExpected", "the spec is valid and applied"));
   } else {
-    conditions.push_back(condition("Degraded", true, "RemoteClusterUnsupported",
-                                   "regions in other clusters are not reconciled by this version: " + join(remote, ", ")));
+    conditions.push_back(condition(
+        "Degraded", true, "RemoteClusterUnsupported",
+        "regions in other clusters are not reconciled by this version: " + join(remote, ", ")));
   }
   conditions.push_back(condition("ScalingActive", as.enabled, scaling_reason, scaling_message));
-  conditions.push_back(condition("ScalingLimited", !limited_reason.empty(), limited_reason.empty() ? "WithinLimits" : limited_reason,
-                                 limited_reason.empty() ? "the replicas are within the configured limits" : limited_message));
+  conditions.push_back(condition(
+      "ScalingLimited", !limited_reason.empty(),
+      limited_reason.empty() ? "WithinLimits" : limited_reason,
+      limited_reason.empty() ? "the replicas are within the configured limits" : limited_message));
   status["conditions"] = conditions;
   return write_status(object, status);
 }
@@ -239,23 +285,27 @@ ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json
     c["observedGeneration"] = status["observedGeneration"];
     c["lastTransitionTime"] = now;
     for (const Json& old : old_conditions) {
-      if (old.value("type", "") == c["type"] && old.value("status", "") == c["status"] && old.contains("lastTransitionTime")) {
+      if (old.value("type", "") == c["type"] && old.value("status", "") == c["status"] &&
+          old.contains("lastTransitionTime")) {
         c["lastTransitionTime"] = old["lastTransitionTime"];
       }
     }
   }
   // Fields that no longer apply are removed (merge patch: null deletes).
   for (const auto& [k, v] : old_status.items()) {
-    if (!status.contains(k) && k != "forecast" && k != "decisions" && k != "coldStartSeconds") status[k] = nullptr;
+    if (!status.contains(k) && k != "forecast" && k != "decisions" && k != "coldStartSeconds")
+      status[k] = nullptr;
   }
   Json merged = old_status;
   merged.merge_patch(status);
   if (merged == old_status) return ReconcileResult::done();
   const auto [ns, name] = kube::split_key(kube::object_key(object));
-  const auto written = client_->patch(deepseek_services(), ns, name, kube::PatchType::kMerge, Json{{"status", status}}, {}, "status");
+  const auto written = client_->patch(deepseek_services(), ns, name, kube::PatchType::kMerge,
+                                      Json{{"status", status}}, {}, "status");
   if (!written) {
     if (written.error().is_not_found()) return ReconcileResult::done();
-    return ReconcileResult::failed("write status of " + ns + "/" + name + ": " + written.error().to_string());
+    return ReconcileResult::failed("write status of " + ns + "/" + name + ": " +
+                                   written.error().to_string());
   }
   return ReconcileResult::done();
 }

@@ -1,0 +1,344 @@
+// `deepseek-operator run`: the controller process. Watches DeepSeekServices (all namespaces or the
+// given ones) and the Deployments it made, reconciles each service, serves /healthz, /readyz and
+// /metrics, and, with leader election on, acts only while it holds the Lease.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "command.h"
+#include "controller/reconciler.h"
+#include "kube/config.h"
+#include "kube/controller.h"
+#include "kube/event_recorder.h"
+#include "kube/health_server.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
+#include "kube/metrics.h"
+#include "kube/rest_client.h"
+#include "kube/work_queue.h"
+#include "logger.h"
+
+namespace dso::cmd {
+namespace {
+
+constexpr const char* kUsage = R"(Usage: deepseek-operator run [FLAGS]
+
+Runs the operator: reconciles every DeepSeekService (inference.deepseek.io/v1alpha1) into per-region
+Deployments, Services and PodDisruptionBudgets, and keeps their status.
+
+Connection:
+  --kubeconfig FILE         kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the
+                            in-cluster service account)
+  --context NAME            kubeconfig context (default: its current-context)
+Scope:
+  --namespace NS            watch only NS; repeat for several (default: all namespaces)
+  --workers N               concurrent reconciles (default 2)
+Leader election (coordination.k8s.io/v1 Lease):
+  --leader-elect=true|false       default true; run 2 replicas for high availability
+  --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE or "default")
+  --leader-election-id NAME       Lease name (default deepseek-operator)
+Serving:
+  --health-addr HOST:PORT   /healthz, /readyz and /metrics (default 0.0.0.0:8081; "0" disables)
+Logging:
+  --log-level debug|info|warn|error   default info
+  --log-format text|json              default text
+  --help                    this text
+
+SIGTERM or SIGINT: stop the workers after their current reconcile, release the Lease, exit 0.
+Losing the Lease to another process: exit 1 at once (the Deployment restarts it as a follower).
+)";
+
+struct RunFlags {
+  std::string kubeconfig, context;
+  std::vector<std::string> namespaces;
+  int workers = 2;
+  bool leader_elect = true;
+  std::string lease_namespace, lease_name = "deepseek-operator";
+  std::string health_addr = "0.0.0.0:8081";
+  LogLevel log_level = LogLevel::kInfo;
+  bool json_logs = false;
+};
+
+// Parses --flag VALUE and --flag=VALUE. Returns an error message, or "" when fine.
+std::string parse_flags(std::span<char* const> args, RunFlags& flags, bool& help) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto next = [&]() -> std::optional<std::string> {
+      if (has_value) return value;
+      if (i + 1 >= args.size()) return std::nullopt;
+      return std::string(args[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return "";
+    }
+    const bool boolean_flag = arg == "--leader-elect";
+    if (boolean_flag) {
+      const std::string v = has_value ? value : "true";
+      if (v != "true" && v != "false")
+        return "--leader-elect: expected true or false, got \"" + v + "\"";
+      flags.leader_elect = v == "true";
+      continue;
+    }
+    const auto v = next();
+    if (!v) return arg + ": missing value";
+    if (arg == "--kubeconfig")
+      flags.kubeconfig = *v;
+    else if (arg == "--context")
+      flags.context = *v;
+    else if (arg == "--namespace")
+      flags.namespaces.push_back(*v);
+    else if (arg == "--workers") {
+      try {
+        flags.workers = std::stoi(*v);
+      } catch (const std::exception&) {
+        return "--workers: not a number: \"" + *v + "\"";
+      }
+      if (flags.workers < 1 || flags.workers > 64) return "--workers: must be 1..64";
+    } else if (arg == "--leader-election-namespace")
+      flags.lease_namespace = *v;
+    else if (arg == "--leader-election-id")
+      flags.lease_name = *v;
+    else if (arg == "--health-addr")
+      flags.health_addr = *v;
+    else if (arg == "--log-level") {
+      if (*v == "debug")
+        flags.log_level = LogLevel::kDebug;
+      else if (*v == "info")
+        flags.log_level = LogLevel::kInfo;
+      else if (*v == "warn")
+        flags.log_level = LogLevel::kWarn;
+      else if (*v == "error")
+        flags.log_level = LogLevel::kError;
+      else
+        return "--log-level: expected debug, info, warn or error, got \"" + *v + "\"";
+    } else if (arg == "--log-format") {
+      if (*v != "text" && *v != "json")
+        return "--log-format: expected text or json, got \"" + *v + "\"";
+      flags.json_logs = *v == "json";
+    } else {
+      return "unknown flag " + arg + " (see --help)";
+    }
+  }
+  return "";
+}
+
+// Discovery: policy/v1 PodDisruptionBudgets from Kubernetes 1.21, policy/v1beta1 before.
+std::string pdb_api_version(kube::KubeClient& client) {
+  const auto v1 = client.discover("policy/v1");
+  if (v1) {
+    for (const auto& r : *v1) {
+      if (r.name == "poddisruptionbudgets") return "policy/v1";
+    }
+  }
+  return "policy/v1beta1";
+}
+
+int run(std::span<char* const> args) {
+  RunFlags flags;
+  bool help = false;
+  if (const std::string error = parse_flags(args, flags, help); !error.empty()) {
+    std::fprintf(stderr, "deepseek-operator run: %s\n", error.c_str());
+    return 2;
+  }
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  Logger log(flags.log_level, flags.json_logs);
+
+  // Signals are taken synchronously by the main thread; every thread started below inherits the
+  // mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto sources = kube::ConfigSources::from_environment();
+  sources.kubeconfig_flag = flags.kubeconfig;
+  sources.context = flags.context;
+  const auto config = kube::load_config(sources);
+  if (!config) {
+    log.error("cannot load the Kubernetes configuration", {{"error", config.error()}});
+    return 1;
+  }
+  auto metrics = std::make_shared<kube::Metrics>();
+  kube::RestOptions rest_options;
+  rest_options.metrics = metrics;
+  auto client_or = kube::RestClient::create(*config, rest_options);
+  if (!client_or) {
+    log.error("cannot create the API client", {{"error", client_or.error()}});
+    return 1;
+  }
+  kube::KubeClientPtr client = *client_or;
+  log.info("starting", {{"version", DSO_VERSION}, {"server", config->server}});
+
+  const std::string pdb_version = pdb_api_version(*client);
+  auto recorder = std::make_shared<kube::EventRecorder>(client, "deepseek-operator");
+
+  controller::ReconcilerOptions options;
+  options.pdb_api_version = pdb_version;
+  options.record_event = [recorder](const kube::Json& object, const std::string& type,
+                                    const std::string& reason, const std::string& message) {
+    recorder->record(object, type, reason, message);
+  };
+
+  // Informers: DeepSeekServices and the Deployments the operator owns, per watched namespace.
+  const std::vector<std::string> namespaces =
+      flags.namespaces.empty() ? std::vector<std::string>{""} : flags.namespaces;
+  auto queue = std::make_shared<kube::WorkQueue>(
+      "deepseekservice", kube::default_controller_rate_limiter(), kube::real_clock(), metrics);
+  std::vector<kube::InformerPtr> service_informers, deployment_informers;
+  for (const auto& ns : namespaces) {
+    kube::InformerOptions so;
+    so.resource = controller::DeepSeekServiceReconciler::deepseek_services();
+    so.ns = ns;
+    so.resync_period = std::chrono::minutes(10);
+    so.metrics = metrics;
+    so.transform = [](kube::Json& o) { o["metadata"].erase("managedFields"); };
+    so.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "deepseekservices"}}); };
+    auto si = std::make_shared<kube::Informer>(client, so);
+    si->add_handlers(
+        {[queue](const kube::ObjectPtr& o) { queue->add(kube::object_key(*o)); },
+         [queue](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
+           queue->add(kube::object_key(*o));
+         },
+         [queue](const kube::ObjectPtr& o, bool) { queue->add(kube::object_key(*o)); }});
+    service_informers.push_back(si);
+
+    kube::InformerOptions dopt;
+    dopt.resource = controller::DeepSeekServiceReconciler::deployments();
+    dopt.ns = ns;
+    dopt.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
+    dopt.metrics = metrics;
+    dopt.transform = so.transform;
+    dopt.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "deployments"}}); };
+    auto di = std::make_shared<kube::Informer>(client, dopt);
+    di->add_index(controller::DeepSeekServiceReconciler::kServiceIndex,
+                  controller::DeepSeekServiceReconciler::service_index());
+    auto enqueue_owner = [queue](const kube::ObjectPtr& o) {
+      for (const auto& key : controller::DeepSeekServiceReconciler::service_index()(*o))
+        queue->add(key);
+    };
+    di->add_handlers(
+        {enqueue_owner,
+         [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
+         [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
+    deployment_informers.push_back(di);
+  }
+  // One reconciler per watched namespace, each reading its own caches.
+  std::vector<std::unique_ptr<controller::DeepSeekServiceReconciler>> reconcilers;
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    reconcilers.push_back(std::make_unique<controller::DeepSeekServiceReconciler>(
+        client, service_informers[i]->store(), deployment_informers[i]->store(), options));
+  }
+  auto reconcile = [&](const std::string& key) -> kube::ReconcileResult {
+    const auto [ns, name] = kube::split_key(key);
+    for (std::size_t i = 0; i < namespaces.size(); ++i) {
+      if (namespaces[i].empty() || namespaces[i] == ns) return reconcilers[i]->reconcile(key);
+    }
+    return kube::ReconcileResult::done();
+  };
+  kube::ControllerOptions copts;
+  copts.name = "deepseekservice";
+  copts.workers = flags.workers;
+  copts.metrics = metrics;
+  copts.on_error = [&log](const std::string& key, const kube::ReconcileResult& r) {
+    log.warn("reconcile failed", {{"key", key}, {"error", r.error}});
+  };
+  kube::Controller controller_loop(copts, queue, reconcile);
+
+  std::atomic<bool> running{false};
+  std::atomic<bool> shutting_down{false};
+  auto start_controllers = [&] {
+    for (auto& i : service_informers) i->start();
+    for (auto& i : deployment_informers) i->start();
+    for (auto& i : service_informers) i->wait_for_sync(std::chrono::minutes(2));
+    for (auto& i : deployment_informers) i->wait_for_sync(std::chrono::minutes(2));
+    controller_loop.start();
+    running = true;
+    log.info("controllers started",
+             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
+  };
+
+  std::unique_ptr<kube::HealthServer> health;
+  if (flags.health_addr != "0") {
+    health =
+        std::make_unique<kube::HealthServer>("http://" + flags.health_addr, metrics->registry());
+    health->add_liveness_check("ping", []() -> std::expected<void, std::string> { return {}; });
+    health->add_readiness_check("informers-synced", [&]() -> std::expected<void, std::string> {
+      if (flags.leader_elect && !running) return {};  // a follower is ready to take over
+      for (auto& i : service_informers)
+        if (!i->has_synced()) return std::unexpected("DeepSeekService cache not synced");
+      for (auto& i : deployment_informers)
+        if (!i->has_synced()) return std::unexpected("Deployment cache not synced");
+      return {};
+    });
+    if (auto started = health->start(); !started) {
+      log.error("cannot serve health endpoints", {{"error", started.error()}});
+      return 1;
+    }
+  }
+
+  std::jthread elector_thread;
+  std::unique_ptr<kube::LeaderElector> elector;
+  if (flags.leader_elect) {
+    kube::LeaderElectionConfig le;
+    const char* pod_ns = std::getenv("POD_NAMESPACE");
+    le.lease_namespace =
+        !flags.lease_namespace.empty() ? flags.lease_namespace : (pod_ns ? pod_ns : "default");
+    le.lease_name = flags.lease_name;
+    le.metrics = metrics;
+    le.on_started_leading = [&] {
+      log.info("became leader", {{"lease", le.lease_namespace + "/" + le.lease_name}});
+      std::thread(start_controllers).detach();
+    };
+    le.on_stopped_leading = [&] {
+      if (shutting_down) return;
+      log.error("lost the leader lease: exiting so that no two operators act at once", {});
+      std::_Exit(1);
+    };
+    le.on_new_leader = [&](const std::string& id) { log.info("leader is " + id, {}); };
+    le.on_log = [&](const std::string& m) { log.debug(m, {{"component", "leader-election"}}); };
+    elector = std::make_unique<kube::LeaderElector>(client, le);
+    log.info("waiting for the leader lease", {{"identity", elector->identity()}});
+    elector_thread = std::jthread([&](std::stop_token stop) { elector->run(stop); });
+  } else {
+    start_controllers();
+  }
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  shutting_down = true;
+  log.info("shutting down", {{"signal", strsignal(signal)}});
+  controller_loop.stop();
+  for (auto& i : service_informers) i->stop();
+  for (auto& i : deployment_informers) i->stop();
+  if (elector_thread.joinable()) {
+    elector_thread.request_stop();
+    elector_thread.join();  // releases the Lease
+  }
+  recorder->flush();
+  if (health) health->stop();
+  log.info("stopped", {});
+  return 0;
+}
+
+const CommandRegistration kRegistration{
+    Command{"run", "run the operator: reconcile DeepSeekServices in a cluster", run}};
+
+}  // namespace
+}  // namespace dso::cmd

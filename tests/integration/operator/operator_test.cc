@@ -1,0 +1,226 @@
+// `deepseek-operator run` against the real control plane (kube-apiserver, etcd, controller-manager,
+// scheduler) with fake GPU nodes and a stand-in kubelet: DeepSeekServices become scheduled, Ready
+// inference pods; edits roll out; drift in owned fields is repaired and other fields are kept;
+// invalid specs are reported, not crash-looped on; a restart converges with no duplicates; a
+// delete collects everything; SIGTERM exits 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "kube/client.h"
+#include "support/local_cluster.h"
+#include "support/processes.h"
+
+namespace {
+
+using dso::testing::ChildProcess;
+using dso::testing::FakeKubelet;
+using dso::testing::LocalCluster;
+using nlohmann::json;
+
+constexpr const char* kNs = "operator-it";
+const dso::kube::Resource kDss{"inference.deepseek.io", "v1alpha1", "deepseekservices", true};
+const dso::kube::Resource kDeployments{"apps", "v1", "deployments", true};
+
+// Polls `check` every 250 ms for up to `seconds`; returns whether it became true.
+bool eventually(int seconds, const std::function<bool()>& check) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return check();
+}
+
+class OperatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = LocalCluster::open();
+    client_ = dso::testing::admin_client(cluster_.kubeconfig);
+    std::string out;
+    const std::string crd =
+        std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
+    ASSERT_EQ(
+        cluster_.sh("kubectl apply -f " + crd +
+                        " && kubectl wait --for=condition=Established --timeout=60s "
+                        "crd/deepseekservices.inference.deepseek.io && (kubectl create namespace " +
+                        std::string(kNs) + " || true)",
+                    &out),
+        0)
+        << out;
+    kubelet_ = std::make_unique<FakeKubelet>(client_, kNs);
+    kubelet_->add_node("gpu-node-1", 8, {{"topology.kubernetes.io/region", "us-east"}});
+    kubelet_->add_node("gpu-node-2", 8, {{"topology.kubernetes.io/region", "us-east"}});
+    start_operator();
+  }
+
+  void TearDown() override {
+    if (operator_) operator_->stop(SIGKILL, 10);
+    std::string out;
+    cluster_.sh(std::string("kubectl -n ") + kNs + " delete dss --all --wait=false", &out);
+  }
+
+  void start_operator() {
+    const std::string log = ::testing::TempDir() + "/operator.log";
+    operator_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{DSO_OPERATOR_BINARY, "run", "--kubeconfig",
+                                 cluster_.kubeconfig.string(), "--leader-elect=false",
+                                 "--health-addr", "127.0.0.1:0", "--log-format", "json",
+                                 "--namespace", kNs},
+        log);
+  }
+
+  int apply(const std::string& manifest) {
+    std::string out;
+    const int rc = cluster_.sh(
+        "cat <<'EOF2' | kubectl -n " + std::string(kNs) + " apply -f -\n" + manifest + "\nEOF2",
+        &out);
+    if (rc != 0) ADD_FAILURE() << out;
+    return rc;
+  }
+
+  json get_dss(const std::string& name) {
+    auto o = client_->get(kDss, kNs, name);
+    return o ? *o : json();
+  }
+  json get_deployment(const std::string& name) {
+    auto o = client_->get(kDeployments, kNs, name);
+    return o ? *o : json();
+  }
+  std::string condition(const json& dss, const std::string& type) {
+    if (!dss.contains("status")) return "";
+    for (const auto& c : dss["status"].value("conditions", json::array())) {
+      if (c["type"] == type) return c["status"].get<std::string>() + "/" + c.value("reason", "");
+    }
+    return "";
+  }
+
+  LocalCluster cluster_;
+  dso::kube::KubeClientPtr client_;
+  std::unique_ptr<FakeKubelet> kubelet_;
+  std::unique_ptr<ChildProcess> operator_;
+};
+
+std::string service(const std::string& name, const std::string& extra_spec) {
+  return "apiVersion: inference.deepseek.io/v1alpha1\nkind: DeepSeekService\nmetadata:\n  name: " +
+         name +
+         "\nspec:\n  model:\n    name: tiny\n    image: registry.example/server:1\n  resources:\n  "
+         "  gpusPerPod: 2\n"
+         "    cpu: \"1\"\n    memory: 1Gi\n  regions:\n  - name: us-east\n    nodeSelector:\n"
+         "      topology.kubernetes.io/region: us-east\n" +
+         extra_spec;
+}
+
+TEST_F(OperatorTest, ServiceLifecycle) {
+  // Create: objects appear, pods are scheduled on the GPU nodes and become Ready, status fills in.
+  ASSERT_EQ(apply(service("chat", "  autoscaling:\n    enabled: false\n  replicas: 2\n")), 0);
+  ASSERT_TRUE(eventually(
+      60, [&] { return condition(get_dss("chat"), "Ready") == "True/AllReplicasReady"; }))
+      << get_dss("chat").dump(2) << "\n"
+      << operator_->log_text();
+  json dss = get_dss("chat");
+  EXPECT_EQ(dss["status"]["ready"], "2/2");
+  EXPECT_EQ(dss["status"]["selector"], "inference.deepseek.io/service=chat");
+  EXPECT_EQ(dss["status"]["observedGeneration"], dss["metadata"]["generation"]);
+  EXPECT_EQ(condition(dss, "Degraded"), "False/AsExpected");
+  EXPECT_EQ(condition(dss, "ScalingActive"), "False/AutoscalingDisabled");
+  json deployment = get_deployment("chat-us-east");
+  ASSERT_FALSE(deployment.is_null());
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+                      ["nvidia.com/gpu"],
+            "2");
+  EXPECT_TRUE(client_->get({"", "v1", "services", true}, kNs, "chat-us-east").has_value());
+  std::string out;
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it get pods -l inference.deepseek.io/service=chat -o "
+                        "jsonpath='{.items[*].spec.nodeName}'",
+                        &out),
+            0);
+  EXPECT_NE(out.find("gpu-node-"), std::string::npos) << out;
+
+  // kubectl scale dss (autoscaling off): spec.replicas rules.
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it scale dss chat --replicas=3", &out), 0) << out;
+  ASSERT_TRUE(eventually(60, [&] { return get_dss("chat")["status"].value("ready", "") == "3/3"; }))
+      << get_dss("chat").dump(2);
+  EXPECT_EQ(get_deployment("chat-us-east")["spec"]["replicas"], 3);
+
+  // A spec edit rolls out.
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it patch dss chat --type=merge -p "
+                        "'{\"spec\":{\"model\":{\"image\":\"registry.example/server:2\"}}}'",
+                        &out),
+            0)
+      << out;
+  ASSERT_TRUE(eventually(60, [&] {
+    return get_deployment("chat-us-east")["spec"]["template"]["spec"]["containers"][0]["image"] ==
+           "registry.example/server:2";
+  }));
+
+  // Drift in an owned field (replicas, image) is reverted; a field the operator does not own stays.
+  ASSERT_EQ(
+      cluster_.sh(
+          "kubectl -n operator-it scale deployment chat-us-east --replicas=7 && "
+          "kubectl -n operator-it annotate deployment chat-us-east team.example/owner=ml-platform",
+          &out),
+      0)
+      << out;
+  ASSERT_TRUE(eventually(30, [&] {
+    return get_deployment("chat-us-east")["spec"]["replicas"] == 3;
+  })) << get_deployment("chat-us-east")["spec"].dump();
+  EXPECT_EQ(
+      get_deployment("chat-us-east")["metadata"]["annotations"].value("team.example/owner", ""),
+      "ml-platform");
+
+  // Restarted mid-way: converges with no duplicate objects.
+  ASSERT_EQ(operator_->stop(SIGTERM, 30), 0) << operator_->log_text();
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it scale dss chat --replicas=4", &out), 0) << out;
+  start_operator();
+  ASSERT_TRUE(eventually(60, [&] { return get_dss("chat")["status"].value("ready", "") == "4/4"; }))
+      << get_dss("chat").dump(2) << operator_->log_text();
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it get deployments,services,pdb -l "
+                        "inference.deepseek.io/service=chat "
+                        "-o name | wc -l",
+                        &out),
+            0);
+  EXPECT_EQ(std::stoi(out), 3) << "one Deployment, Service and PDB expected";
+
+  // Delete: everything it owned is collected.
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it delete dss chat", &out), 0) << out;
+  EXPECT_TRUE(eventually(60, [&] { return get_deployment("chat-us-east").is_null(); }));
+}
+
+TEST_F(OperatorTest, InvalidSpecIsReportedWithoutCrashLooping) {
+  ASSERT_EQ(apply(service("broken", "  autoscaling:\n    minReplicas: 5\n    maxReplicas: 2\n")),
+            0);
+  ASSERT_TRUE(eventually(
+      30, [&] { return condition(get_dss("broken"), "Degraded") == "True/InvalidSpec"; }))
+      << get_dss("broken").dump(2) << operator_->log_text();
+  std::string message;
+  const json broken = get_dss("broken");
+  for (const auto& c : broken["status"]["conditions"]) {
+    if (c["type"] == "Degraded") message = c["message"].get<std::string>();
+  }
+  EXPECT_NE(message.find("spec.autoscaling.minReplicas (5) > spec.autoscaling.maxReplicas (2)"),
+            std::string::npos)
+      << get_dss("broken").dump(2);
+  EXPECT_TRUE(get_deployment("broken-us-east").is_null())
+      << "nothing is built from an invalid spec";
+  std::string out;
+  cluster_.sh("kubectl -n operator-it get events --field-selector reason=InvalidSpec -o name",
+              &out);
+  EXPECT_FALSE(out.empty()) << "an InvalidSpec event is recorded";
+  // Fixing the spec recovers.
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it patch dss broken --type=merge -p "
+                        "'{\"spec\":{\"autoscaling\":{\"minReplicas\":1}}}'",
+                        &out),
+            0)
+      << out;
+  EXPECT_TRUE(eventually(60, [&] {
+    return condition(get_dss("broken"), "Ready") == "True/AllReplicasReady";
+  })) << get_dss("broken").dump(2);
+  EXPECT_TRUE(operator_->running());
+  EXPECT_EQ(operator_->stop(SIGTERM, 30), 0);
+}
+
+}  // namespace
