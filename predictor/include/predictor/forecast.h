@@ -19,7 +19,7 @@ namespace dso::predictor {
 struct Series {
   std::int64_t start = 0;
   std::int64_t step = 60;
-  std::vector<double> values;
+  std::vector<double> values{};
 
   std::int64_t time_at(std::size_t i) const { return start + static_cast<std::int64_t>(i) * step; }
   // The time of the first step after the last value: where a forecast starts.
@@ -34,17 +34,35 @@ std::string_view to_string(ModelKind kind);
 
 struct ForecastOptions {
   ModelKind model = ModelKind::kAuto;
-  std::size_t horizon = 0;        // steps to forecast, >= 1
-  std::vector<double> quantiles;  // levels in (0, 1), e.g. {0.5, 0.9, 0.99}
+  std::size_t horizon = 0;          // steps to forecast, >= 1
+  std::vector<double> quantiles{};  // levels in (0, 1), e.g. {0.5, 0.9, 0.99}
+
+  // Backtest (model choice for kAuto, and the residuals behind the quantiles): forecasts from
+  // `backtest_origins` origins over the last days of the history, each min(horizon, one day)
+  // ahead, compared with what happened. Cost: one fit per origin and candidate model.
+  std::size_t backtest_origins = 12;
+  // kAuto: average the best `combine_top` candidates by backtest, weighted by 1 / MAE^2.
+  std::size_t combine_top = 3;
+  // Only the most recent `max_history_days` days are used (bounds the cost of long histories).
+  double max_history_days = 56;
+};
+
+// One candidate's backtest score (mean absolute error over all origins and leads).
+struct ModelScore {
+  std::string model;
+  double mae = 0;
+  double weight = 0;  // its weight in the forecast (0: not used)
 };
 
 struct Forecast {
   std::int64_t start = 0;  // time of point[0]: the history's end()
   std::int64_t step = 0;
   std::string model;  // the model that produced it, e.g. "snaive-week" or a combination's name
-  std::vector<double> point;                    // horizon values
-  std::vector<double> quantile_levels;          // as requested, in the same order
-  std::vector<std::vector<double>> quantiles;   // quantiles[k][i]: level k at step i
+  std::vector<double> point;                   // horizon values
+  std::vector<double> quantile_levels;         // as requested, in the same order
+  std::vector<std::vector<double>> quantiles;  // quantiles[k][i]: level k at step i
+  std::vector<ModelScore> scores;              // the backtest of each candidate considered
+  std::size_t filled = 0;                      // NaN values of the history that were filled
 
   // The band for `level` (exact match), or nullptr.
   const std::vector<double>* quantile(double level) const;
@@ -53,6 +71,7 @@ struct Forecast {
 // Fits the chosen model (kAuto: chosen or combined by backtest on the recent history) and
 // forecasts options.horizon steps after history.end(). Errors (a one-line message) for a horizon
 // of 0, quantile levels outside (0, 1), a non-positive step, or too few observed points.
-std::expected<Forecast, std::string> forecast(const Series& history, const ForecastOptions& options);
+std::expected<Forecast, std::string> forecast(const Series& history,
+                                              const ForecastOptions& options);
 
 }  // namespace dso::predictor
