@@ -56,8 +56,10 @@ std::string Explanation::summary() const {
                 std::string(to_string(metrics_state)).c_str());
   if (reactive) out += strprintf(", reactive %d", *reactive);
   if (predictive) {
-    out += strprintf(", predictive %d (demand %.4g within %llds)", *predictive, predicted_demand,
+    out += strprintf(", predictive %d (demand %.4g within %llds", *predictive, predicted_demand,
                      static_cast<long long>(horizon));
+    if (level_correction > 1.0) out += strprintf(", level x%.2f", level_correction);
+    out += ")";
   } else if (!forecast_note.empty()) {
     out += ", forecast unused: " + forecast_note;
   }
@@ -215,6 +217,18 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
       if (std::isfinite(v)) {
         peak = std::max(peak, v);
         any = true;
+      }
+    }
+    if (any && pp.correction_window > 0) {
+      double actual = 0.0, predicted = 0.0;
+      for (auto it = state.forecast_checks.rbegin();
+           it != state.forecast_checks.rend() && it->at > now - pp.correction_window; ++it) {
+        actual += it->actual;
+        predicted += it->predicted;
+      }
+      if (predicted > 0.0 && actual > predicted) {
+        ex.level_correction = actual / predicted;
+        peak *= ex.level_correction;
       }
     }
     if (any) {

@@ -99,6 +99,10 @@ std::expected<void, std::string> validate(const ScalingPolicy& policy) {
     return fail(strprintf("predictive.gateReenableFraction %g is outside (0, 1]",
                           p.gate_reenable_fraction));
   }
+  if (p.correction_window < 0) {
+    return fail(strprintf("predictive.correctionWindow %llds < 0",
+                          static_cast<long long>(p.correction_window)));
+  }
   if (p.gate_window <= 0)
     return fail(strprintf("predictive.gateWindow %llds must be > 0",
                           static_cast<long long>(p.gate_window)));

@@ -121,7 +121,8 @@ struct Explanation {
   std::vector<MetricProposal> metric_proposals;
   std::optional<int> reactive;    // max over usable metrics
   std::optional<int> predictive;  // the forecast floor, when used
-  double predicted_demand = 0.0;  // the band's maximum over the horizon, when used
+  double predicted_demand = 0.0;  // the band's maximum over the horizon (corrected), when used
+  double level_correction = 1.0;  // the factor applied to the band (>= 1)
   Seconds horizon = 0;            // cold start estimate + one period
   Seconds cold_start_estimate = 0;
   bool cold_start_measured = false;

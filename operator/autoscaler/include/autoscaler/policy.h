@@ -84,6 +84,10 @@ struct PredictivePolicy {
   // The decision period: the horizon is cold start + one period (a replica requested now must
   // cover demand until the next decision's replicas can be ready).
   Seconds decision_period = 15;
+  // Level correction: while demand over the last `correction_window` ran above the forecast's
+  // point (sum actual / sum predicted > 1), the floor's band is scaled up by that ratio, so that a
+  // level the forecast missed is carried through the horizon. 0 turns it off.
+  Seconds correction_window = 900;
   // Accuracy gating: the forecast is switched off while its weighted absolute percentage error
   // (sum |actual - point| / sum actual) over the last `gate_window` exceeds `gate_max_error`,
   // and on again once it falls below gate_max_error * gate_reenable_fraction.
