@@ -84,8 +84,10 @@ class EnginePolicy : public Policy {
     extend(in, o);
     auto result = autoscaler::decide(policy_, o, std::move(state_), in.now);
     state_ = std::move(result.state);
+    explanation_ = std::move(result.decision.explanation);
     return result.decision.replicas;
   }
+  std::string last_explanation() const override { return explanation_.summary(); }
 
  protected:
   virtual void extend(const PolicyInput&, Observation&) {}
@@ -95,6 +97,7 @@ class EnginePolicy : public Policy {
   std::string name_;
   Seconds delay_;
   ScalerState state_;
+  autoscaler::Explanation explanation_;
 };
 
 constexpr Seconds kMetricDelay = 60;
@@ -305,7 +308,7 @@ class SeasonalPolicy final : public EnginePolicy {
                    in.period, settings_.forecast_step);
     predictor::ForecastOptions options;
     // From the history's end (up to one step + the metric delay behind now) to now + span.
-    const Seconds reach = in.now + settings_.forecast_span - history.end();
+    const Seconds reach = in.now + settings_.refit_every + settings_.horizon_margin - history.end();
     options.horizon = static_cast<std::size_t>(
         std::max<Seconds>(1, (reach + settings_.forecast_step - 1) / settings_.forecast_step));
     options.quantiles = {settings_.quantile};
@@ -339,6 +342,7 @@ ScalingPolicy seasonal_scaling_policy(const PolicyParams& params, const Seasonal
   p.predictive.enabled = true;
   p.predictive.quantile = s.quantile;
   p.predictive.correction_window = s.correction_window;
+  p.predictive.gate_max_error = s.gate_max_error;
   p.predictive.decision_period = params.period;
   return p;
 }

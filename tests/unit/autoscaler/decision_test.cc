@@ -200,9 +200,44 @@ TEST(Decide, NeverBelowCurrentDemandEvenWhenTheForecastIsLow) {
   ScalerState state;
   auto policy = predictive_policy();
   policy.scale_down.stabilization_window = 0;
+  policy.predictive.correction_window = 0;  // isolate the demand floor
   const auto r = decide(policy, o, state, kT0);
   EXPECT_EQ(r.decision.replicas, 10);
   EXPECT_EQ(r.decision.explanation.rule, Rule::kCurrentDemand);
+}
+
+TEST(Decide, LevelTheForecastMissedIsCarriedThroughTheHorizon) {
+  // The forecast expects 400 now rising to 800 in 4 minutes; demand has run at 600 for 10 min.
+  std::vector<double> point(30, 400.0);
+  for (int i = 4; i < 30; ++i) point[i] = 800.0;
+  const auto forecast = flat_forecast(kT0, point, 0.0);
+  ScalerState state;
+  DecisionResult r;
+  for (Seconds t = kT0; t <= kT0 + 180; t += 15) {
+    auto o = observe(8, 600.0 / 800.0, t);
+    o.demand = 600.0;
+    o.demand_sampled_at = t;
+    o.forecast = forecast;
+    r = decide(predictive_policy(), o, state, t);
+    state = r.state;
+  }
+  const auto& ex = r.decision.explanation;
+  EXPECT_DOUBLE_EQ(ex.level_correction, 1.5);
+  EXPECT_DOUBLE_EQ(ex.predicted_demand, 1200.0);  // 800 x 1.5
+  EXPECT_EQ(*ex.predictive, 12);
+  // Without the correction the floor is the forecast's own 800.
+  auto plain = predictive_policy();
+  plain.predictive.correction_window = 0;
+  state = {};
+  for (Seconds t = kT0; t <= kT0 + 180; t += 15) {
+    auto o = observe(8, 600.0 / 800.0, t);
+    o.demand = 600.0;
+    o.demand_sampled_at = t;
+    o.forecast = forecast;
+    r = decide(plain, o, state, t);
+    state = r.state;
+  }
+  EXPECT_EQ(*r.decision.explanation.predictive, 8);
 }
 
 TEST(Decide, InaccurateForecastIsGatedAndReactiveTakesOver) {

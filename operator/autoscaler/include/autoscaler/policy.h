@@ -90,8 +90,11 @@ struct PredictivePolicy {
   Seconds correction_window = 900;
   // Accuracy gating: the forecast is switched off while its weighted absolute percentage error
   // (sum |actual - point| / sum actual) over the last `gate_window` exceeds `gate_max_error`,
-  // and on again once it falls below gate_max_error * gate_reenable_fraction.
-  double gate_max_error = 0.5;
+  // and on again once it falls below gate_max_error * gate_reenable_fraction. The default 1.0
+  // gates a forecast whose errors are as large as the demand itself (e.g. a holiday or an
+  // incident the history never saw); lower values also gate merely noisy forecasts, whose bands
+  // still hold useful capacity.
+  double gate_max_error = 1.0;
   double gate_reenable_fraction = 0.8;
   Seconds gate_window = 3600;
   std::size_t gate_min_samples = 8;

@@ -54,6 +54,8 @@ class Policy {
   virtual Seconds metric_delay() const = 0;
   // Called once per decision, in time order; returns the desired replicas.
   virtual int decide(const PolicyInput& input) = 0;
+  // Why the last decision came out as it did (one line; empty for policies without one).
+  virtual std::string last_explanation() const { return {}; }
 };
 using PolicyPtr = std::unique_ptr<Policy>;
 
