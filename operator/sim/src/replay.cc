@@ -1,8 +1,8 @@
 #include "sim/replay.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <deque>
 #include <stdexcept>
 
@@ -44,7 +44,8 @@ ReplayResult replay(const predictor::Series& demand, Policy& policy, const Repla
   }
   const std::size_t n = demand.values.size();
   if (options.first_scored >= n) throw std::invalid_argument("replay: nothing to score");
-  const auto started = std::chrono::steady_clock::now();
+  std::timespec cpu_start{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_start);
   const auto warmup_steps = static_cast<std::size_t>(options.warmup / options.period);
   const std::size_t first =
       options.first_scored > warmup_steps ? options.first_scored - warmup_steps : 0;
@@ -106,8 +107,10 @@ ReplayResult replay(const predictor::Series& demand, Policy& policy, const Repla
     }
   }
   if (progress) progress(1.0);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::timespec cpu_end{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_end);
+  result.cpu_seconds = static_cast<double>(cpu_end.tv_sec - cpu_start.tv_sec) +
+                       1e-9 * static_cast<double>(cpu_end.tv_nsec - cpu_start.tv_nsec);
   return result;
 }
 

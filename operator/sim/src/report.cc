@@ -31,7 +31,7 @@ std::string format_table(const std::vector<ReplayResult>& results, const ReplayR
     if (r.policy == "hpa") hpa = &r;
   }
   out << pad("policy", 10, true) << pad("SLO-violation min", 19) << pad("GPU-hours", 11)
-      << pad("vs hpa", 9) << pad("scale events", 14) << pad("unserved", 11) << pad("replay s", 10)
+      << pad("vs hpa", 9) << pad("scale events", 14) << pad("unserved", 11) << pad("cpu s", 8)
       << "\n";
   auto row = [&](const ReplayResult& r) {
     out << pad(r.policy, 10, true) << pad(fmt("%.1f", r.score.violation_minutes), 19)
@@ -43,7 +43,7 @@ std::string format_table(const std::vector<ReplayResult>& results, const ReplayR
     }
     out << pad(std::to_string(r.score.scale_events), 14)
         << pad(fmt("%.3f%%", 100.0 * r.score.unserved_fraction()), 11)
-        << pad(fmt("%.2f", r.seconds), 10) << "\n";
+        << pad(fmt("%.2f", r.cpu_seconds), 8) << "\n";
   };
   for (const auto& r : results) row(r);
   if (oracle != nullptr) {

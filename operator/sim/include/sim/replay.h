@@ -89,7 +89,8 @@ struct ReplayResult {
   std::vector<int> ready;        // ready replicas when the demand was scored
   std::vector<int> provisioned;  // after the decision
   Score score;
-  double seconds = 0.0;  // wall time of the replay
+  // CPU time of the replay (this thread), which other work on a shared machine does not inflate.
+  double cpu_seconds = 0.0;
 };
 
 // Replays `demand` (a grid at options.period) under `policy`. `progress`, when set, is called
