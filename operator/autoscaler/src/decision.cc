@@ -382,14 +382,15 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
   if (normalize) {
     // 5. HPA behavior: stabilization, then the rate policies, then the bounds.
     replicas = ex.recommended;
+    const Seconds down_window =
+        predictive_active ? pp.scale_down_window : policy.scale_down.stabilization_window;
     const int stabilized = hpa::stabilize(state.recommendations, current, ex.recommended,
-                                          policy.scale_up.stabilization_window,
-                                          policy.scale_down.stabilization_window, now);
+                                          policy.scale_up.stabilization_window, down_window, now);
     if (stabilized != replicas) {
       const bool down = stabilized > replicas;  // held up by the scale-down window
       apply_limit(ex.limits,
                   strprintf("scale-%s stabilization %llds", down ? "down" : "up",
-                            static_cast<long long>(down ? policy.scale_down.stabilization_window
+                            static_cast<long long>(down ? down_window
                                                         : policy.scale_up.stabilization_window)),
                   replicas, stabilized);
     }
@@ -405,8 +406,8 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
 
     // Record the unstabilized recommendation and drop what no window can see any more.
     state.recommendations.push_back({now, ex.recommended});
-    const Seconds keep =
-        std::max(policy.scale_up.stabilization_window, policy.scale_down.stabilization_window);
+    const Seconds keep = std::max({policy.scale_up.stabilization_window,
+                                   policy.scale_down.stabilization_window, pp.scale_down_window});
     while (!state.recommendations.empty() && state.recommendations.front().at <= now - keep) {
       state.recommendations.pop_front();
     }

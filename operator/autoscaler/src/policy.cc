@@ -99,6 +99,10 @@ std::expected<void, std::string> validate(const ScalingPolicy& policy) {
     return fail(strprintf("predictive.gateReenableFraction %g is outside (0, 1]",
                           p.gate_reenable_fraction));
   }
+  if (p.scale_down_window < 0 || p.scale_down_window > 3600) {
+    return fail(strprintf("predictive.scaleDownWindow %llds is outside [0, 3600]",
+                          static_cast<long long>(p.scale_down_window)));
+  }
   if (p.correction_window < 0) {
     return fail(strprintf("predictive.correctionWindow %llds < 0",
                           static_cast<long long>(p.correction_window)));

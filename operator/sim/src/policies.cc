@@ -338,7 +338,7 @@ ScalingPolicy seasonal_scaling_policy(const PolicyParams& params, const Seasonal
   p.metrics[0].predictive_target = s.reactive_target;
   p.capacity_per_replica = params.capacity;
   p.demand_floor = true;
-  p.scale_down.stabilization_window = s.scale_down_window;
+  p.predictive.scale_down_window = s.scale_down_window;
   p.predictive.enabled = true;
   p.predictive.quantile = s.quantile;
   p.predictive.correction_window = s.correction_window;

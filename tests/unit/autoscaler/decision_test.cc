@@ -240,6 +240,30 @@ TEST(Decide, LevelTheForecastMissedIsCarriedThroughTheHorizon) {
   EXPECT_EQ(*r.decision.explanation.predictive, 8);
 }
 
+TEST(Decide, ScaleDownFollowsTheFloorAtOnceButWaitsWhenTheForecastIsOff) {
+  auto policy = predictive_policy();  // predictive scale-down window 0 s, HPA's 300 s otherwise
+  ScalerState state;
+  auto o = observe(10, 0.9, kT0);  // 10 replicas busy: demand 900
+  o.demand = 900.0;
+  o.demand_sampled_at = kT0;
+  o.forecast = flat_forecast(kT0, std::vector<double>(40, 900.0), 0.0);
+  auto r = decide(policy, o, state, kT0);
+  EXPECT_EQ(r.decision.replicas, 10);
+  state = r.state;
+  // Demand falls to 300 and the forecast agrees: the floor lets go at once.
+  auto low = observe(10, 0.3, kT0 + 15);
+  low.demand = 300.0;
+  low.demand_sampled_at = kT0 + 15;
+  low.forecast = flat_forecast(kT0 + 15, std::vector<double>(40, 300.0), 0.0);
+  r = decide(policy, low, state, kT0 + 15);
+  EXPECT_EQ(r.decision.replicas, 4);  // max(reactive ceil(10 x 0.3 / 0.9), floor 3, demand 3)
+  // Without a forecast the same drop waits for the HPA window.
+  low.forecast = nullptr;
+  r = decide(policy, low, state, kT0 + 15);
+  EXPECT_EQ(r.decision.replicas, 10);
+  EXPECT_EQ(r.decision.explanation.limits.front().name, "scale-down stabilization 300s");
+}
+
 TEST(Decide, InaccurateForecastIsGatedAndReactiveTakesOver) {
   auto policy = predictive_policy();
   // The forecast says 5000 but demand stays at 300: error ~15.

@@ -84,6 +84,12 @@ struct PredictivePolicy {
   // The decision period: the horizon is cold start + one period (a replica requested now must
   // cover demand until the next decision's replicas can be ready).
   Seconds decision_period = 15;
+  // The scale-down stabilization window while the floor is active (it replaces
+  // ScalingPolicy::scale_down's window then). The floor already holds whatever the forecast expects
+  // within the horizon, so holding the highest recommendation of the last 5 minutes on top of it
+  // only pays for GPUs nothing will use; the HPA window applies again whenever the floor is off
+  // (no forecast, gated, metrics failed).
+  Seconds scale_down_window = 0;
   // Level correction: while demand over the last `correction_window` ran above the forecast's
   // point (sum actual / sum predicted > 1), the floor's band is scaled up by that ratio, so that a
   // level the forecast missed is carried through the horizon. 0 turns it off.

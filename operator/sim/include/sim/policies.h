@@ -43,7 +43,7 @@ struct SeasonalSettings {
   std::size_t backtest_origins = 4;  // predictor::ForecastOptions::backtest_origins
   double quantile = 0.9;             // the band the floor provisions for
   double reactive_target = 0.8;      // the utilisation target while the forecast floor is active
-  Seconds scale_down_window = 300;   // HPA's default
+  Seconds scale_down_window = 0;     // autoscaler::PredictivePolicy::scale_down_window
   Seconds correction_window = 900;   // autoscaler::PredictivePolicy::correction_window
   double gate_max_error = 1.0;       // autoscaler::PredictivePolicy::gate_max_error
 };
