@@ -59,7 +59,24 @@ std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::si
         scratch.push_back(y[idx]);
       }
     }
-    return scratch.empty() ? y[std::min(t, limit) - 1] : trimmed_mean(scratch, o.trim);
+    if (scratch.empty()) return y[std::min(t, limit) - 1];
+    if (o.decay > 0 && o.decay < 1) {
+      // scratch holds the values period by period (2 * smooth + 1 each, fewer at the edges);
+      // weight by the period's age.
+      double sum = 0, wsum = 0, w = 1;
+      std::size_t k = 1, idx = 0;
+      for (; k <= o.cycles && k * p <= t; ++k) {
+        const std::size_t c = t - k * p;
+        for (std::size_t d = 0; d <= 2 * o.smooth; ++d) {
+          if (c + d < o.smooth || c + d - o.smooth >= limit) continue;
+          sum += w * scratch[idx++];
+          wsum += w;
+        }
+        w *= o.decay;
+      }
+      return sum / wsum;
+    }
+    return trimmed_mean(scratch, o.trim);
   };
   // Seasonal forecasts for leads beyond one period refer to earlier forecasts: keep the horizon
   // within the known data by using only y (lags of whole periods beyond n repeat the profile).
@@ -79,6 +96,21 @@ std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::si
       w *= o.level_decay;
       out[i] += level * w;
     }
+  }
+  return out;
+}
+
+std::vector<double> seasonal_lags_forecast(std::span<const double> y, std::size_t horizon,
+                                           std::span<const std::size_t> periods, bool median) {
+  std::vector<std::vector<double>> each;
+  for (const std::size_t p : periods) {
+    if (p >= 1 && y.size() >= p) each.push_back(seasonal_naive_forecast(y, p, horizon));
+  }
+  if (each.empty()) return seasonal_naive_forecast(y, 1, horizon);
+  std::vector<double> out(horizon), v(each.size());
+  for (std::size_t i = 0; i < horizon; ++i) {
+    for (std::size_t j = 0; j < each.size(); ++j) v[j] = each[j][i];
+    out[i] = median ? median_of(v) : trimmed_mean(v, 0.0);
   }
   return out;
 }
