@@ -76,7 +76,11 @@ ProphetOptions prophet_defaults(const Periods& p, std::size_t n) {
   return o;
 }
 
-std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::size_t n, bool heavy) {
+std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
+                                      std::span<const double> history,
+                                      const ForecastOptions& options) {
+  const std::size_t n = history.size();
+  const bool heavy = options.auto_heavy_models;
   std::vector<Candidate> out;
   const std::size_t day = p.day, week = p.week;
   const auto add_snaive = [&](std::string name, std::size_t period) {
@@ -103,7 +107,19 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::siz
          [o](std::span<const double> y, std::size_t h) { return holt_winters_forecast(y, h, o); },
          std::max<std::size_t>(2 * o.period, 3)});
   };
+  // A level-corrected profile: the correction's persistence is fitted on the history (once per
+  // forecast, so the backtest origins share it). Returns false when the fit says "no correction".
   const auto add_profile = [&](std::string name, SeasonalProfileOptions o) {
+    if (o.level_window > 0 && o.level_decay < 0) {
+      const std::size_t unit = day >= 2 ? day : o.period;
+      o.level_decay = fit_level_decay(
+          history, o, static_cast<std::size_t>(options.backtest_days * static_cast<double>(unit)),
+          std::min(options.horizon, unit));
+      if (o.level_decay == 0) {
+        o.level_window = 0;
+        if (o.cycles == 1) return;  // the same as the plain seasonal naive candidate
+      }
+    }
     out.push_back({std::move(name),
                    [o](std::span<const double> y, std::size_t h) {
                      return seasonal_profile_forecast(y, h, o);
@@ -128,43 +144,32 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::siz
     case ModelKind::kAuto: {
       const bool daily = p.detected.day != 0;
       const bool weekly = p.detected.week != 0;
-      // Level correction: the median gap between the last hour or so and its own profile,
-      // fading with a half-life of a quarter day.
+      // Level correction: the median gap between the last hour and its own profile, persisting
+      // as fitted (fit_level_decay).
       const std::size_t lw = day ? std::max<std::size_t>(day / 24, 2) : 0;
-      const double decay = day ? std::pow(0.5, 1.0 / std::max<double>(day / 4.0, 1.0)) : 1.0;
+      const auto profile = [&](std::size_t period, std::size_t cycles, double trim, double decay,
+                               bool level) {
+        return SeasonalProfileOptions{.period = period,
+                                      .cycles = cycles,
+                                      .smooth = 0,
+                                      .trim = trim,
+                                      .decay = decay,
+                                      .level_window = level ? lw : 0,
+                                      .level_decay = level ? -1.0 : 1.0};
+      };
       if (day >= 2 && n >= day) {
         add_snaive("snaive-day", day);
-        add_profile("snaive-day-level", {.period = day,
-                                         .cycles = 1,
-                                         .smooth = 0,
-                                         .trim = 0,
-                                         .decay = 0,
-                                         .level_window = lw,
-                                         .level_decay = decay});
-        add_profile("profile-day", {.period = day,
-                                    .cycles = 14,
-                                    .smooth = 0,
-                                    .trim = 0,
-                                    .decay = 0.3,
-                                    .level_window = lw,
-                                    .level_decay = decay});
-        add_profile("median-day", {.period = day,
-                                   .cycles = 7,
-                                   .smooth = 0,
-                                   .trim = 0.5,
-                                   .decay = 0,
-                                   .level_window = lw,
-                                   .level_decay = decay});
+        add_profile("snaive-day-level", profile(day, 1, 0, 0, true));
+        add_profile("profile-day", profile(day, 14, 0, 0.3, true));
+        add_profile("median-day", profile(day, 7, 0.5, 0, true));
       }
       if (week >= 2 && n >= week) {
         add_snaive("snaive-week", week);
-        add_profile("median-week", {.period = week,
-                                    .cycles = 2,
-                                    .smooth = 0,
-                                    .trim = 0.5,
-                                    .decay = 0,
-                                    .level_window = 0,
-                                    .level_decay = 1});
+        add_profile("median-week", profile(week, 2, 0.5, 0, false));
+        if (day >= 2 && n >= week + 2 * lw) {
+          add_profile("snaive-week-level", profile(week, 1, 0, 0, true));
+          add_profile("median-week-level", profile(week, 2, 0.5, 0, true));
+        }
         if (day >= 2) {
           const std::vector<std::size_t> dw = {day, week};
           out.push_back({"mean-day-week",
@@ -264,8 +269,7 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   const std::size_t H = options.horizon;
 
   const Periods periods = periods_for(y, history.step);
-  std::vector<Candidate> candidates =
-      candidates_for(options.model, periods, n, options.auto_heavy_models);
+  std::vector<Candidate> candidates = candidates_for(options.model, periods, y, options);
   // Drop candidates that need more history than there is; a chosen model must fit.
   std::erase_if(candidates, [&](const Candidate& c) { return c.min_points > n; });
   if (!options.candidates.empty()) {
@@ -281,7 +285,7 @@ std::expected<Forecast, std::string> forecast(const Series& history,
     }
   }
   if (candidates.empty()) {
-    const auto all = candidates_for(options.model, periods, n, options.auto_heavy_models);
+    const auto all = candidates_for(options.model, periods, y, options);
     return std::unexpected("forecast: too few points for model " +
                            std::string(to_string(options.model)) + ": " + std::to_string(n) +
                            " given, at least " +
@@ -348,7 +352,7 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   for (std::size_t c = 0; c < m; ++c) out.scores.push_back({candidates[c].name, mae[c], weight[c]});
 
   // Quantiles: the point forecast plus empirical quantiles of the combination's backtest errors
-  // at nearby leads (leads beyond the backtest horizon use the last ones).
+  // at nearby leads (leads beyond the backtest horizon use the last ones, widened).
   out.quantile_levels = options.quantiles;
   if (!options.quantiles.empty()) {
     std::vector<std::vector<double>> err(hb);  // err[i]: errors at lead i over the origins
@@ -387,7 +391,10 @@ std::expected<Forecast, std::string> forecast(const Series& history,
     }
     for (std::size_t k = 0; k < options.quantiles.size(); ++k) {
       for (std::size_t i = 0; i < H; ++i) {
-        out.quantiles[k][i] = out.point[i] + qe[k][std::min(i, hb - 1)];
+        // Beyond the backtest horizon, widen the last lead's errors like a random walk's.
+        const double widen =
+            i < hb ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hb));
+        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hb - 1)];
       }
     }
     // Keep the bands ordered by level at every step.

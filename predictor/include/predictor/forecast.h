@@ -48,8 +48,8 @@ struct ForecastOptions {
   // those whose backtest MAE is within `combine_within` times the best one (0: no such limit).
   // Measured on the four traces and M4 hourly (docs/predictor.md): combining all candidates was
   // best on the traces, within 1.2 best on M4 and second on the traces.
-  std::size_t combine_top = 8;
-  double combine_within = 1.2;
+  std::size_t combine_top = 16;
+  double combine_within = 1.5;
   // kAuto also considers the Prophet-style and Holt-Winters models (each backtest origin refits
   // them: about 30x the cost). Off by default: on the benchmark traces they did not improve
   // the combination (docs/predictor.md).

@@ -37,6 +37,15 @@ struct SeasonalProfileOptions {
 std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::size_t horizon,
                                               const SeasonalProfileOptions& options);
 
+// Chooses SeasonalProfileOptions::level_decay for a series: how long a departure from the
+// profile persists. Over the last `fit_steps` of y it replays the level correction at origins
+// half a level window apart and picks, among half-lives of 0 (no correction), 1, 3, 6 and 24
+// level windows and "persistent", the one with the smallest absolute error at leads 1 .. max_lead.
+// Returns the per-step decay (0: no correction). Cost O((fit_steps + max_lead) * K + origins *
+// log(max_lead) * 6).
+double fit_level_decay(std::span<const double> y, const SeasonalProfileOptions& options,
+                       std::size_t fit_steps, std::size_t max_lead);
+
 // Combination of seasonal lags: the mean (or median) of the seasonal-naive forecasts for each
 // period in `periods` (e.g. one day and one week). Cost O(h * |periods|).
 std::vector<double> seasonal_lags_forecast(std::span<const double> y, std::size_t horizon,
