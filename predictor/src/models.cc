@@ -8,11 +8,28 @@
 namespace dso::predictor {
 namespace {
 
-// Trimmed mean of v (reordered in place); trim >= 0.5 gives the median.
+// Trimmed mean of v (reordered in place); trim >= 0.5 gives the median. Small inputs (the usual
+// case: a handful of seasonal lags) take an insertion sort.
 double trimmed_mean(std::vector<double>& v, double trim) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
+  if (n == 0) return 0.0;
+  if (n == 1) return v[0];
+  if (n == 2) return 0.5 * (v[0] + v[1]);
+  if (n <= 32) {
+    for (std::size_t i = 1; i < n; ++i) {
+      const double x = v[i];
+      std::size_t j = i;
+      for (; j > 0 && v[j - 1] > x; --j) v[j] = v[j - 1];
+      v[j] = x;
+    }
+  } else if (trim >= 0.5) {
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(n / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    if (n % 2 == 1) return *mid;
+    return 0.5 * (*mid + *std::max_element(v.begin(), mid));
+  } else {
+    std::sort(v.begin(), v.end());
+  }
   if (trim >= 0.5) return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   auto cut = static_cast<std::size_t>(std::floor(trim * static_cast<double>(n)));
   if (2 * cut >= n) cut = (n - 1) / 2;
@@ -21,9 +38,8 @@ double trimmed_mean(std::vector<double>& v, double trim) {
   return sum / static_cast<double>(n - 2 * cut);
 }
 
-double median_of(std::vector<double> v) {
-  return trimmed_mean(v, 0.5);
-}
+double median_of(std::vector<double> v) { return trimmed_mean(v, 0.5); }
+double median_in_place(std::vector<double>& v) { return trimmed_mean(v, 0.5); }
 
 }  // namespace
 
@@ -92,7 +108,7 @@ std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::si
     for (std::size_t t = n - o.level_window; t < n; ++t) {
       diffs.push_back(y[t] - profile_value(y, o, t, t, scratch));
     }
-    const double level = median_of(std::move(diffs));
+    const double level = median_in_place(diffs);
     double w = 1.0;
     for (std::size_t i = 0; i < horizon; ++i) {
       w *= o.level_decay;
@@ -137,7 +153,7 @@ double fit_level_decay(std::span<const double> y, const SeasonalProfileOptions& 
   std::vector<double> loss(decays.size(), 0.0), window(L);
   for (std::size_t t = L; t + max_lead <= r.size(); t += std::max<std::size_t>(1, L / 2)) {
     for (std::size_t k = 0; k < L; ++k) window[k] = r[t - L + k];
-    const double level = median_of(window);
+    const double level = median_in_place(window);
     for (std::size_t g = 0; g < decays.size(); ++g) {
       for (std::size_t j = 0; j < leads.size(); ++j) {
         loss[g] += std::abs(r[t + leads[j] - 1] - level * factor[g * leads.size() + j]);
