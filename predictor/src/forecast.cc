@@ -76,7 +76,11 @@ ProphetOptions prophet_defaults(const Periods& p, std::size_t n) {
   return o;
 }
 
-std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::size_t n) {
+std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
+                                      std::span<const double> history,
+                                      const ForecastOptions& options) {
+  const std::size_t n = history.size();
+  const bool heavy = options.auto_heavy_models;
   std::vector<Candidate> out;
   const std::size_t day = p.day, week = p.week;
   const auto add_snaive = [&](std::string name, std::size_t period) {
@@ -103,7 +107,19 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::siz
          [o](std::span<const double> y, std::size_t h) { return holt_winters_forecast(y, h, o); },
          std::max<std::size_t>(2 * o.period, 3)});
   };
+  // A level-corrected profile: the correction's persistence is fitted on the history (once per
+  // forecast, so the backtest origins share it). Returns false when the fit says "no correction".
   const auto add_profile = [&](std::string name, SeasonalProfileOptions o) {
+    if (o.level_window > 0 && o.level_decay < 0) {
+      const std::size_t unit = day >= 2 ? day : o.period;
+      o.level_decay = fit_level_decay(
+          history, o, static_cast<std::size_t>(options.backtest_days * static_cast<double>(unit)),
+          std::min(options.horizon, unit));
+      if (o.level_decay == 0) {
+        o.level_window = 0;
+        if (o.cycles == 1) return;  // the same as the plain seasonal naive candidate
+      }
+    }
     out.push_back({std::move(name),
                    [o](std::span<const double> y, std::size_t h) {
                      return seasonal_profile_forecast(y, h, o);
@@ -128,34 +144,54 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p, std::siz
     case ModelKind::kAuto: {
       const bool daily = p.detected.day != 0;
       const bool weekly = p.detected.week != 0;
-      // Level correction over the last hour-ish, decaying with a half-life of a few hours.
+      // Level correction: the median gap between the last hour and its own profile, persisting
+      // as fitted (fit_level_decay).
       const std::size_t lw = day ? std::max<std::size_t>(day / 24, 2) : 0;
-      const double decay = day ? std::pow(0.5, 1.0 / std::max<double>(day / 4.0, 1.0)) : 1.0;
-      const std::size_t smooth = day ? day / 144 : 0;  // +-10 minutes of phase
+      const auto profile = [&](std::size_t period, std::size_t cycles, double trim, double decay,
+                               bool level) {
+        return SeasonalProfileOptions{.period = period,
+                                      .cycles = cycles,
+                                      .smooth = 0,
+                                      .trim = trim,
+                                      .decay = decay,
+                                      .level_window = level ? lw : 0,
+                                      .level_decay = level ? -1.0 : 1.0};
+      };
       if (day >= 2 && n >= day) {
         add_snaive("snaive-day", day);
-        add_profile("profile-day", {.period = day,
-                                    .cycles = 7,
-                                    .smooth = smooth,
-                                    .trim = 0.25,
-                                    .level_window = lw,
-                                    .level_decay = decay});
+        add_profile("snaive-day-level", profile(day, 1, 0, 0, true));
+        add_profile("profile-day", profile(day, 14, 0, 0.3, true));
+        add_profile("median-day", profile(day, 7, 0.5, 0, true));
       }
       if (week >= 2 && n >= week) {
         add_snaive("snaive-week", week);
-        add_profile("profile-week", {.period = week,
-                                     .cycles = 4,
-                                     .smooth = smooth,
-                                     .trim = 0.25,
-                                     .level_window = lw,
-                                     .level_decay = decay});
+        add_profile("median-week", profile(week, 2, 0.5, 0, false));
+        if (day >= 2 && n >= week + 2 * lw) {
+          add_profile("snaive-week-level", profile(week, 1, 0, 0, true));
+          add_profile("median-week-level", profile(week, 2, 0.5, 0, true));
+        }
+        if (day >= 2) {
+          const std::vector<std::size_t> dw = {day, week};
+          out.push_back({"mean-day-week",
+                         [dw](std::span<const double> y, std::size_t h) {
+                           return seasonal_lags_forecast(y, h, dw, false);
+                         },
+                         week});
+          const std::vector<std::size_t> mix = {day, 2 * day, 3 * day, week, 2 * week};
+          out.push_back({"median-lags",
+                         [mix](std::span<const double> y, std::size_t h) {
+                           return seasonal_lags_forecast(y, h, mix, true);
+                         },
+                         week});
+        }
       }
-      if (day >= 2 && n >= 2 * day) {
+      if (heavy && day >= 2 && n >= 2 * day) {
         add_prophet("prophet", prophet_defaults(p, n));
         add_hw("holt-winters", {.period = day, .multiplicative = false, .damped = true});
       }
       if (out.empty() || (!daily && !weekly)) {
         add_hw("holt", {.period = 0, .multiplicative = false, .damped = true});
+        add_snaive("naive", 1);
       }
       break;
     }
@@ -233,11 +269,23 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   const std::size_t H = options.horizon;
 
   const Periods periods = periods_for(y, history.step);
-  std::vector<Candidate> candidates = candidates_for(options.model, periods, n);
+  std::vector<Candidate> candidates = candidates_for(options.model, periods, y, options);
   // Drop candidates that need more history than there is; a chosen model must fit.
   std::erase_if(candidates, [&](const Candidate& c) { return c.min_points > n; });
+  if (!options.candidates.empty()) {
+    std::string available;
+    for (const auto& c : candidates) available += (available.empty() ? "" : ", ") + c.name;
+    std::erase_if(candidates, [&](const Candidate& c) {
+      return std::find(options.candidates.begin(), options.candidates.end(), c.name) ==
+             options.candidates.end();
+    });
+    if (candidates.empty()) {
+      return std::unexpected(
+          "forecast: none of the requested candidates applies (available: " + available + ")");
+    }
+  }
   if (candidates.empty()) {
-    const auto all = candidates_for(options.model, periods, n);
+    const auto all = candidates_for(options.model, periods, y, options);
     return std::unexpected("forecast: too few points for model " +
                            std::string(to_string(options.model)) + ": " + std::to_string(n) +
                            " given, at least " +
@@ -245,11 +293,14 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   }
 
   // Rolling-origin backtest over the end of the history.
-  const std::size_t hb = std::min(H, periods.day >= 2 ? periods.day : std::max<std::size_t>(H, 1));
-  const std::size_t span = std::max(periods.day >= 2 ? periods.day : 24, 2 * hb);
-  const std::size_t n_origins = options.backtest_origins;
-  const std::size_t stride =
-      n_origins > 1 ? std::max<std::size_t>(1, (span - hb) / (n_origins - 1)) : 1;
+  const std::size_t hb = std::min(H, periods.day >= 2 ? periods.day : H);
+  const std::size_t span =
+      periods.day >= 2
+          ? static_cast<std::size_t>(options.backtest_days * static_cast<double>(periods.day))
+          : std::min<std::size_t>(n / 3, 28 * hb);
+  const std::size_t stride = std::max<std::size_t>(hb, periods.day >= 2 ? periods.day / 8 : 1);
+  const std::size_t n_origins =
+      std::min<std::size_t>(options.backtest_origins, std::max<std::size_t>(span / stride, 1));
   std::vector<std::size_t> origins;  // each: train on y[0, o), compare y[o, o + hb)
   std::size_t min_needed = 0;
   for (const auto& c : candidates) min_needed = std::max(min_needed, c.min_points);
@@ -277,7 +328,10 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   for (std::size_t c = 0; c < m; ++c) order[c] = c;
   std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return mae[a] < mae[b]; });
   std::vector<double> weight(m, 0.0);
-  const std::size_t top = origins.empty() ? 1 : std::clamp<std::size_t>(options.combine_top, 1, m);
+  std::size_t top = origins.empty() ? 1 : std::clamp<std::size_t>(options.combine_top, 1, m);
+  if (options.combine_within > 0) {
+    while (top > 1 && mae[order[top - 1]] > options.combine_within * mae[order[0]]) --top;
+  }
   double wsum = 0;
   for (std::size_t r = 0; r < top; ++r) {
     const std::size_t c = order[r];
@@ -298,7 +352,7 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   for (std::size_t c = 0; c < m; ++c) out.scores.push_back({candidates[c].name, mae[c], weight[c]});
 
   // Quantiles: the point forecast plus empirical quantiles of the combination's backtest errors
-  // at nearby leads (leads beyond the backtest horizon use the last ones).
+  // at nearby leads (leads beyond the backtest horizon use the last ones, widened).
   out.quantile_levels = options.quantiles;
   if (!options.quantiles.empty()) {
     std::vector<std::vector<double>> err(hb);  // err[i]: errors at lead i over the origins
@@ -337,7 +391,10 @@ std::expected<Forecast, std::string> forecast(const Series& history,
     }
     for (std::size_t k = 0; k < options.quantiles.size(); ++k) {
       for (std::size_t i = 0; i < H; ++i) {
-        out.quantiles[k][i] = out.point[i] + qe[k][std::min(i, hb - 1)];
+        // Beyond the backtest horizon, widen the last lead's errors like a random walk's.
+        const double widen =
+            i < hb ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hb));
+        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hb - 1)];
       }
     }
     // Keep the bands ordered by level at every step.

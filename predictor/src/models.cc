@@ -8,11 +8,28 @@
 namespace dso::predictor {
 namespace {
 
-// Trimmed mean of v (reordered in place); trim >= 0.5 gives the median.
+// Trimmed mean of v (reordered in place); trim >= 0.5 gives the median. Small inputs (the usual
+// case: a handful of seasonal lags) take an insertion sort.
 double trimmed_mean(std::vector<double>& v, double trim) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
+  if (n == 0) return 0.0;
+  if (n == 1) return v[0];
+  if (n == 2) return 0.5 * (v[0] + v[1]);
+  if (n <= 32) {
+    for (std::size_t i = 1; i < n; ++i) {
+      const double x = v[i];
+      std::size_t j = i;
+      for (; j > 0 && v[j - 1] > x; --j) v[j] = v[j - 1];
+      v[j] = x;
+    }
+  } else if (trim >= 0.5) {
+    const auto mid = v.begin() + static_cast<std::ptrdiff_t>(n / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    if (n % 2 == 1) return *mid;
+    return 0.5 * (*mid + *std::max_element(v.begin(), mid));
+  } else {
+    std::sort(v.begin(), v.end());
+  }
   if (trim >= 0.5) return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   auto cut = static_cast<std::size_t>(std::floor(trim * static_cast<double>(n)));
   if (2 * cut >= n) cut = (n - 1) / 2;
@@ -21,9 +38,8 @@ double trimmed_mean(std::vector<double>& v, double trim) {
   return sum / static_cast<double>(n - 2 * cut);
 }
 
-double median_of(std::vector<double> v) {
-  return trimmed_mean(v, 0.5);
-}
+double median_of(std::vector<double> v) { return trimmed_mean(v, 0.5); }
+double median_in_place(std::vector<double>& v) { return trimmed_mean(v, 0.5); }
 
 }  // namespace
 
@@ -39,46 +55,126 @@ std::vector<double> seasonal_naive_forecast(std::span<const double> y, std::size
   return out;
 }
 
+namespace {
+
+// Profile at absolute index t (may be >= y.size()): the (trimmed or weighted) mean of
+// y[t - k P + d] over k = 1..K and |d| <= smooth, using only indices < limit (the information
+// available at that time).
+double profile_value(std::span<const double> y, const SeasonalProfileOptions& o, std::size_t t,
+                     std::size_t limit, std::vector<double>& scratch) {
+  const std::size_t p = o.period;
+  scratch.clear();
+  double sum = 0, wsum = 0, w = 1;
+  const bool weighted = o.decay > 0 && o.decay < 1;
+  for (std::size_t k = 1; k <= o.cycles; ++k) {
+    if (k * p > t) break;
+    const std::size_t c = t - k * p;
+    for (std::size_t d = 0; d <= 2 * o.smooth; ++d) {
+      if (c + d < o.smooth) continue;
+      const std::size_t idx = c + d - o.smooth;
+      if (idx >= limit) continue;
+      if (weighted) {
+        sum += w * y[idx];
+        wsum += w;
+      } else {
+        scratch.push_back(y[idx]);
+      }
+    }
+    w *= o.decay;
+  }
+  if (weighted) return wsum > 0 ? sum / wsum : y[std::min(t, limit) - 1];
+  if (scratch.empty()) return y[std::min(t, limit) - 1];
+  return trimmed_mean(scratch, o.trim);
+}
+
+}  // namespace
+
 std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::size_t horizon,
                                               const SeasonalProfileOptions& o) {
   const std::size_t n = y.size();
   const std::size_t p = o.period;
   if (p < 2 || n < p) return seasonal_naive_forecast(y, p, horizon);
   std::vector<double> scratch;
-  // Profile at absolute index t (may be >= n): trimmed mean of y[t - k P + d] over k = 1..K and
-  // |d| <= smooth, using only indices < limit (the information available at that time).
-  const auto profile = [&](std::size_t t, std::size_t limit) {
-    scratch.clear();
-    for (std::size_t k = 1; k <= o.cycles; ++k) {
-      if (k * p > t) break;
-      const std::size_t c = t - k * p;
-      for (std::size_t d = 0; d <= 2 * o.smooth; ++d) {
-        if (c + d < o.smooth) continue;
-        const std::size_t idx = c + d - o.smooth;
-        if (idx >= limit) continue;
-        scratch.push_back(y[idx]);
-      }
-    }
-    return scratch.empty() ? y[std::min(t, limit) - 1] : trimmed_mean(scratch, o.trim);
-  };
-  // Seasonal forecasts for leads beyond one period refer to earlier forecasts: keep the horizon
-  // within the known data by using only y (lags of whole periods beyond n repeat the profile).
+  // Leads past one period reuse the same phase (only observed values are combined).
   std::vector<double> out(horizon);
   for (std::size_t i = 0; i < horizon; ++i) {
     std::size_t t = n + i;
-    while (t >= n + p) t -= p;  // leads past one period reuse the same phase
-    out[i] = profile(t, n);
+    while (t >= n + p) t -= p;
+    out[i] = profile_value(y, o, t, n, scratch);
   }
-  if (o.level_window > 0 && n > p + o.level_window) {
+  if (o.level_window > 0 && o.level_decay > 0 && n > p + o.level_window) {
     std::vector<double> diffs;
     diffs.reserve(o.level_window);
-    for (std::size_t t = n - o.level_window; t < n; ++t) diffs.push_back(y[t] - profile(t, t));
-    const double level = median_of(std::move(diffs));
+    for (std::size_t t = n - o.level_window; t < n; ++t) {
+      diffs.push_back(y[t] - profile_value(y, o, t, t, scratch));
+    }
+    const double level = median_in_place(diffs);
     double w = 1.0;
     for (std::size_t i = 0; i < horizon; ++i) {
       w *= o.level_decay;
       out[i] += level * w;
     }
+  }
+  return out;
+}
+
+double fit_level_decay(std::span<const double> y, const SeasonalProfileOptions& o,
+                       std::size_t fit_steps, std::size_t max_lead) {
+  const std::size_t n = y.size();
+  const std::size_t p = o.period;
+  const std::size_t L = o.level_window;
+  if (p < 2 || L == 0 || max_lead == 0) return 0.0;
+  // Residuals r[s] = y[s] - profile(s) over the fitting span (plus the window before it).
+  const std::size_t need = fit_steps + L + max_lead;
+  if (n < p + L + 2) return 0.0;
+  const std::size_t first = n > need + p ? n - need : p;
+  std::vector<double> scratch, r(n - first);
+  for (std::size_t s = first; s < n; ++s) r[s - first] = y[s] - profile_value(y, o, s, s, scratch);
+  // Candidate half-lives, in level windows: none, 1, 3, 6, 24, persistent.
+  static constexpr double kHalfLives[] = {0, 1, 3, 6, 24, -1};
+  std::vector<double> decays;
+  for (const double h : kHalfLives) {
+    decays.push_back(h == 0  ? 0.0
+                     : h < 0 ? 1.0
+                             : std::pow(0.5, 1.0 / (h * static_cast<double>(L))));
+  }
+  // Leads evaluated: 1, 2, 3, 4, 6, 8, 12, ... up to max_lead (a geometric subset keeps it cheap).
+  std::vector<std::size_t> leads;
+  for (double l = 1; l <= static_cast<double>(max_lead); l *= 1.5) {
+    const auto li = static_cast<std::size_t>(l);
+    if (leads.empty() || li != leads.back()) leads.push_back(li);
+  }
+  std::vector<double> factor(decays.size() * leads.size());  // decay^lead
+  for (std::size_t g = 0; g < decays.size(); ++g) {
+    for (std::size_t j = 0; j < leads.size(); ++j) {
+      factor[g * leads.size() + j] = std::pow(decays[g], static_cast<double>(leads[j]));
+    }
+  }
+  std::vector<double> loss(decays.size(), 0.0), window(L);
+  for (std::size_t t = L; t + max_lead <= r.size(); t += std::max<std::size_t>(1, L / 2)) {
+    for (std::size_t k = 0; k < L; ++k) window[k] = r[t - L + k];
+    const double level = median_in_place(window);
+    for (std::size_t g = 0; g < decays.size(); ++g) {
+      for (std::size_t j = 0; j < leads.size(); ++j) {
+        loss[g] += std::abs(r[t + leads[j] - 1] - level * factor[g * leads.size() + j]);
+      }
+    }
+  }
+  return decays[static_cast<std::size_t>(std::min_element(loss.begin(), loss.end()) -
+                                         loss.begin())];
+}
+
+std::vector<double> seasonal_lags_forecast(std::span<const double> y, std::size_t horizon,
+                                           std::span<const std::size_t> periods, bool median) {
+  std::vector<std::vector<double>> each;
+  for (const std::size_t p : periods) {
+    if (p >= 1 && y.size() >= p) each.push_back(seasonal_naive_forecast(y, p, horizon));
+  }
+  if (each.empty()) return seasonal_naive_forecast(y, 1, horizon);
+  std::vector<double> out(horizon), v(each.size());
+  for (std::size_t i = 0; i < horizon; ++i) {
+    for (std::size_t j = 0; j < each.size(); ++j) v[j] = each[j][i];
+    out[i] = median ? median_of(v) : trimmed_mean(v, 0.0);
   }
   return out;
 }

@@ -23,16 +23,33 @@ std::vector<double> seasonal_naive_forecast(std::span<const double> y, std::size
 // median difference between the last `level_window` observations and their own profile, is added
 // and decays geometrically with the lead (per-step factor `level_decay`).
 struct SeasonalProfileOptions {
-  std::size_t period = 0;        // P, steps (>= 2)
-  std::size_t cycles = 4;        // K: how many past periods are combined (uses those available)
-  std::size_t smooth = 0;        // half-width of the phase window
-  double trim = 0.25;            // fraction trimmed at each end before averaging (0.5 -> median)
+  std::size_t period = 0;  // P, steps (>= 2)
+  std::size_t cycles = 4;  // K: how many past periods are combined (uses those available)
+  std::size_t smooth = 0;  // half-width of the phase window
+  double trim = 0.25;      // fraction trimmed at each end before averaging (0.5 -> median)
+  // When in (0, 1): a weighted mean instead, weight decay^(k-1) for the value k periods back
+  // (recent periods count more); `trim` is then ignored.
+  double decay = 0;
   std::size_t level_window = 0;  // steps of recent history for the level correction; 0: none
   double level_decay = 1.0;      // per-step decay of the correction (1: constant)
 };
 // Needs n >= P. Cost O(h * K * (2 * smooth + 1) + level_window * K).
 std::vector<double> seasonal_profile_forecast(std::span<const double> y, std::size_t horizon,
                                               const SeasonalProfileOptions& options);
+
+// Chooses SeasonalProfileOptions::level_decay for a series: how long a departure from the
+// profile persists. Over the last `fit_steps` of y it replays the level correction at origins
+// half a level window apart and picks, among half-lives of 0 (no correction), 1, 3, 6 and 24
+// level windows and "persistent", the one with the smallest absolute error at leads 1 .. max_lead.
+// Returns the per-step decay (0: no correction). Cost O((fit_steps + max_lead) * K + origins *
+// log(max_lead) * 6).
+double fit_level_decay(std::span<const double> y, const SeasonalProfileOptions& options,
+                       std::size_t fit_steps, std::size_t max_lead);
+
+// Combination of seasonal lags: the mean (or median) of the seasonal-naive forecasts for each
+// period in `periods` (e.g. one day and one week). Cost O(h * |periods|).
+std::vector<double> seasonal_lags_forecast(std::span<const double> y, std::size_t horizon,
+                                           std::span<const std::size_t> periods, bool median);
 
 // Prophet-style additive or multiplicative regression:
 //   y(t) = g(t) + s(t)            (additive)      or   y(t) = g(t) * (1 + s(t))  (multiplicative)

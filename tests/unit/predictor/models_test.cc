@@ -46,6 +46,24 @@ TEST(SeasonalProfile, AveragesNoiseAwayBetterThanSeasonalNaive) {
   EXPECT_LT(mae(profile, y, 14 * kDay), 0.8 * mae(naive, y, 14 * kDay));
 }
 
+TEST(FitLevelDecay, PersistentShiftsKeepTheCorrectionNoiseDropsIt) {
+  // A daily cycle plus a random walk: departures from the profile persist.
+  std::mt19937 rng(4);
+  std::normal_distribution<double> step(0.0, 1.0);
+  std::vector<double> walk(14 * kDay);
+  double level = 0;
+  for (std::size_t t = 0; t < walk.size(); ++t) {
+    level += step(rng);
+    walk[t] =
+        100 + 30 * std::sin(2 * std::numbers::pi * static_cast<double>(t % kDay) / kDay) + level;
+  }
+  const SeasonalProfileOptions o{.period = kDay, .cycles = 1, .trim = 0, .level_window = 12};
+  EXPECT_GT(fit_level_decay(walk, o, 7 * kDay, 12), 0.99);
+  // Independent noise around a fixed profile: the last hour says nothing about the next one.
+  const auto noisy = synthetic(14 * kDay, 5.0, false);
+  EXPECT_EQ(fit_level_decay(noisy, o, 7 * kDay, 12), 0.0);
+}
+
 TEST(Prophet, RecoversTrendAndSeasonalityDespiteAnIncident) {
   auto y = synthetic(15 * kDay, 2.0, false);
   for (std::size_t t = 10 * kDay; t < 10 * kDay + 36; ++t) y[t] += 400;  // a 3-hour incident
