@@ -34,18 +34,18 @@ struct PolicyParams {
 
 // Settings of the seasonal policy (docs/simulate.md explains the defaults).
 struct SeasonalSettings {
-  Seconds forecast_step = 300;     // history is bucketed to this step (bucket maximum)
-  Seconds history = 21 * 86400;    // at most this much history per fit (3 weekly cycles)
-  Seconds refit_every = 6 * 3600;  // forecast cadence; the engine corrects the level between
+  Seconds forecast_step = 300;   // history is bucketed to this step (bucket maximum)
+  Seconds history = 21 * 86400;  // at most this much history per fit (3 weekly cycles)
+  Seconds refit_every = 3600;    // forecast cadence; the engine corrects the level between
   // Each forecast reaches refit_every + this past its fit, so that it covers the engine's horizon
   // (cold start + one period) until the next fit.
   Seconds horizon_margin = 2 * 3600;
-  std::size_t backtest_origins = 4;  // predictor::ForecastOptions::backtest_origins
-  double quantile = 0.9;             // the band the floor provisions for
-  double reactive_target = 0.8;      // the utilisation target while the forecast floor is active
-  Seconds scale_down_window = 0;     // autoscaler::PredictivePolicy::scale_down_window
-  Seconds correction_window = 900;   // autoscaler::PredictivePolicy::correction_window
-  double gate_max_error = 1.0;       // autoscaler::PredictivePolicy::gate_max_error
+  std::size_t backtest_origins = 12;  // predictor::ForecastOptions::backtest_origins
+  double quantile = 0.9;              // the band the floor provisions for
+  double reactive_target = 0.85;      // the utilisation target while the forecast floor is active
+  Seconds scale_down_window = 0;      // autoscaler::PredictivePolicy::scale_down_window
+  Seconds correction_window = 900;    // autoscaler::PredictivePolicy::correction_window
+  double gate_max_error = 1.0;        // autoscaler::PredictivePolicy::gate_max_error
 };
 
 // The policy names in the order the table lists them.
