@@ -395,7 +395,11 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
                   replicas, stabilized);
     }
     if (replicas > current) {
-      const int limit = hpa::scale_up_limit(current, state, policy.scale_up, now);
+      // The rate policies damp reactive noise; planned capacity (the forecast floor, already
+      // timed to be ready when needed) is not throttled by them. max and the GPU budget still cap.
+      const int planned = predictive_active && ex.predictive ? *ex.predictive : 0;
+      const int limit =
+          std::max(hpa::scale_up_limit(current, state, policy.scale_up, now), planned);
       if (replicas > limit) apply_limit(ex.limits, "scale-up rate", replicas, limit);
     } else if (replicas < current) {
       const int limit = hpa::scale_down_limit(current, state, policy.scale_down, now);

@@ -170,7 +170,10 @@ TEST(Decide, PredictiveFloorHoldsCapacityForTheRiseWithinTheHorizon) {
   EXPECT_EQ(*ex.predictive, 11);
   EXPECT_DOUBLE_EQ(ex.predicted_demand, 1050.0);
   EXPECT_EQ(ex.rule, Rule::kPredictive);
-  EXPECT_EQ(r.decision.replicas, 8);  // rate limit: 100% per 15 s from 4
+  // The floor is planned capacity: the reactive rate limit (100% per 15 s from 4) does not hold
+  // it back.
+  EXPECT_EQ(r.decision.replicas, 11);
+  EXPECT_TRUE(ex.limits.empty());
   // The reactive path ran at the predictive target (0.9): ceil(4 * 0.5 / 0.9) = 3.
   EXPECT_DOUBLE_EQ(ex.metric_proposals[0].target, 0.9);
   EXPECT_NE(ex.summary().find("predictive 11"), std::string::npos);

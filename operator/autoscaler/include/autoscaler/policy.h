@@ -90,6 +90,8 @@ struct PredictivePolicy {
   // only pays for GPUs nothing will use; the HPA window applies again whenever the floor is off
   // (no forecast, gated, metrics failed).
   Seconds scale_down_window = 0;
+  // The scale-up rate policies (behavior.scaleUp) never hold replicas below the floor: they damp
+  // reactive noise, while the floor is planned capacity timed to be ready when needed.
   // Level correction: while demand over the last `correction_window` ran above the forecast's
   // point (sum actual / sum predicted > 1), the floor's band is scaled up by that ratio, so that a
   // level the forecast missed is carried through the horizon. 0 turns it off.
