@@ -241,7 +241,10 @@ class DspPolicy final : public EnginePolicy {
     const std::size_t minutes = in.visible.size() / per_sample;
     const auto want = static_cast<std::size_t>(kHistory / kSample);
     if (minutes < static_cast<std::size_t>(86400 / kSample)) return;  // under one day
-    const std::size_t n = std::min(minutes, want);
+    // Whole days only: the reconstruction repeats with the history's length, so a whole number of
+    // daily cycles keeps the daily shape in phase (and keeps the FFT size smooth: 1440 k).
+    const std::size_t day = static_cast<std::size_t>(86400 / kSample);
+    const std::size_t n = std::min(minutes, want) / day * day;
     const std::size_t first_sample = in.visible.size() - n * per_sample;
     std::vector<double> x(n);
     for (std::size_t m = 0; m < n; ++m) {

@@ -195,6 +195,27 @@ TEST(Decide, MeasuredColdStartSetsTheHorizon) {
   EXPECT_EQ(r.state.cold_starts.size(), 10u);
 }
 
+TEST(Decide, CapacityIsLearnedFromObservedThroughputWhenNotConfigured) {
+  auto policy = predictive_policy();
+  policy.capacity_per_replica.reset();
+  auto o = observe(4, 0.5, kT0);
+  o.demand = 200.0;
+  o.demand_sampled_at = kT0;
+  o.forecast = flat_forecast(kT0, std::vector<double>(30, 1000.0), 0.0);
+  auto r = decide(policy, o, {}, kT0);
+  EXPECT_FALSE(r.decision.explanation.predictive.has_value());
+  EXPECT_EQ(r.decision.explanation.forecast_note, "capacity per replica unknown");
+  o.capacity_sample = 125.0;  // one replica served 125/s at the target latency
+  r = decide(policy, o, r.state, kT0 + 15);
+  ASSERT_TRUE(r.decision.explanation.capacity.has_value());
+  EXPECT_DOUBLE_EQ(*r.decision.explanation.capacity, 125.0);
+  EXPECT_EQ(*r.decision.explanation.predictive, 8);  // ceil(1000 / 125)
+  // Later samples move the estimate gradually (exponential average).
+  o.capacity_sample = 225.0;
+  r = decide(policy, o, r.state, kT0 + 30);
+  EXPECT_DOUBLE_EQ(*r.decision.explanation.capacity, 135.0);
+}
+
 TEST(Decide, NeverBelowCurrentDemandEvenWhenTheForecastIsLow) {
   auto o = observe(10, 0.1, kT0);  // util is low (a stale-looking gauge) but demand is 950
   o.demand = 950.0;
