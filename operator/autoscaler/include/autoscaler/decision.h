@@ -5,14 +5,19 @@
 // `deepseek-operator simulate`. It is pure: no I/O, no clock reads, no globals; the same inputs
 // always give the same decision. How the reactive (HPA) path and the predictive floor combine:
 //
-//   reactive    = max over metrics of the HPA proposal (tolerance applies per metric)
-//   predictive  = ceil(max forecast band over [now, now + horizon] / capacity),
-//                 horizon = measured cold start (percentile) + one decision period
+//   reactive    = max over metrics of the HPA proposal (tolerance applies per metric; the
+//                 metric's predictive_target while the floor is active)
+//   predictive  = ceil(max forecast band over [now, now + horizon] x level correction / capacity),
+//                 horizon = measured cold start (percentile) + one decision period, level
+//                 correction = recent actual / predicted when above 1
 //   demand      = ceil(current demand / capacity)
 //   recommended = max(reactive, predictive, demand)
-//   replicas    = HPA behavior (stabilization windows, rate policies) applied to `recommended`,
-//                 then clamped to min/max, the active schedule's bounds and the GPU budget.
+//   replicas    = HPA behavior (stabilization windows — the predictive scale-down window while the
+//                 floor is active —, rate policies, which never hold replicas below the floor)
+//                 applied to `recommended`, then clamped to min/max, the active schedule's bounds
+//                 and the GPU budget.
 //
+// docs/simulate.md ("The decision engine") explains each default and what it was measured against.
 // When the forecast's recent error passes the gate, the predictive term is dropped and the
 // reactive path runs at the metrics' plain targets. When the metrics are missing, stale or NaN the
 // decision holds the current replicas (or follows the forecast, per the policy): a failed query
