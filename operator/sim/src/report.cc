@@ -86,7 +86,7 @@ std::string chart_svg(const ReplayResult& r, double capacity, const std::string&
     demand_max[c] = std::max(demand_max[c], r.demand[i]);
     ready_min[c] = std::min(ready_min[c], r.ready[i] * capacity);
     prov_max[c] = std::max(prov_max[c], r.provisioned[i] * capacity);
-    if (r.demand[i] > r.ready[i] * capacity) violation[c] = true;
+    if (r.demand[i] > r.ready[i] * capacity * (1.0 + 1e-9)) violation[c] = true;
     y_max = std::max({y_max, r.demand[i], r.provisioned[i] * capacity});
   }
   if (y_max <= 0) y_max = 1;

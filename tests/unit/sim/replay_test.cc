@@ -65,6 +65,20 @@ TEST(Replay, ScoresViolationsGpuHoursAndUnservedDemand) {
   EXPECT_EQ(r.ready[21], 2);
 }
 
+TEST(Replay, DemandExactlyAtCapacityIsNoViolation) {
+  // capacity = peak / N as simulate computes it: the peak is N replicas' worth, up to rounding
+  // (here (peak / 47) * 47 < peak in doubles).
+  const double peak = 812.667759708765;
+  ASSERT_LT((peak / 47) * 47, peak);
+  std::vector<double> demand(8, peak);
+  ReplayOptions o;
+  o.capacity = peak / 47;
+  o.initial_utilization = 1.0;
+  FixedPolicy all(47);
+  const auto r = replay(grid(demand), all, o);
+  EXPECT_DOUBLE_EQ(r.score.violation_minutes, 0.0);
+}
+
 TEST(Replay, OnlyTheWindowIsScored) {
   std::vector<double> demand(100, 50.0);  // 5 replicas at capacity 10
   ReplayOptions o;
