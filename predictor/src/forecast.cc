@@ -304,7 +304,9 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   std::vector<std::size_t> origins;  // each: train on y[0, o), compare y[o, o + hb)
   std::size_t min_needed = 0;
   for (const auto& c : candidates) min_needed = std::max(min_needed, c.min_points);
-  for (std::size_t j = 0; j < n_origins; ++j) {
+  // A single model without quantiles needs no backtest: its score is not used.
+  const bool need_backtest = candidates.size() > 1 || !options.quantiles.empty();
+  for (std::size_t j = 0; need_backtest && j < n_origins; ++j) {
     if (n < hb + j * stride) break;
     const std::size_t o = n - hb - j * stride;
     if (o < min_needed) break;

@@ -324,7 +324,10 @@ int main(int argc, char** argv) {
       }
       Run r = run_ours(folds, m.kind, m.kind == ModelKind::kAuto);
       const double mase = r.score.mase / static_cast<double>(r.folds);
-      std::printf(" %.3f (%.1f) |", mase, r.score.smape / static_cast<double>(r.folds));
+      std::printf(" %.3f (%.1f)%s |", mase, r.score.smape / static_cast<double>(r.folds),
+                  m.kind == ModelKind::kHoltWinters || m.kind == ModelKind::kProphet
+                      ? (" " + fmt_time(median(r.times))).c_str()
+                      : "");
       if (m.kind == ModelKind::kSeasonalNaiveDay || m.kind == ModelKind::kSeasonalNaiveWeek) {
         best = std::min(best, mase);
       }
