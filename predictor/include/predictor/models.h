@@ -83,8 +83,8 @@ struct ProphetOptions {
   bool flat_trend = false;
 };
 // Needs n >= 2 * (number of parameters) before bucketing. Cost O(n p + I (n/b) p^2 + I p^3) with
-// p = 2 + changepoints + 2 * sum(order), I iterations, b the bucket size: about 2.5 ms (CPU) for 4,032
-// points with daily (10) and weekly (3) seasonality on one core.
+// p = 2 + changepoints + 2 * sum(order), I iterations, b the bucket size: about 2.5 ms (CPU) for
+// 4,032 points with daily (10) and weekly (3) seasonality on one core.
 std::vector<double> prophet_forecast(std::span<const double> y, std::size_t horizon,
                                      const ProphetOptions& options);
 
