@@ -91,7 +91,7 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
                    std::max<std::size_t>(period, 1)});
   };
   const auto add_prophet = [&](std::string name, ProphetOptions o) {
-    const std::size_t params = 2 + o.changepoints + [&] {
+    const std::size_t params = 2 + std::min(o.changepoints, n / 4) + [&] {
       std::size_t s = 0;
       for (const auto& f : o.seasonalities) s += 2 * f.order;
       return s;
