@@ -107,14 +107,13 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
          [o](std::span<const double> y, std::size_t h) { return holt_winters_forecast(y, h, o); },
          std::max<std::size_t>(2 * o.period, 3)});
   };
-  // A level-corrected profile: the correction's persistence is fitted on the history (once per
-  // forecast, so the backtest origins share it). Returns false when the fit says "no correction".
+  // A level-corrected profile: the correction's persistence is fitted on the last week of the
+  // history (once per forecast, so the backtest origins share it); a correction the fit turns off
+  // on a one-cycle profile would duplicate the plain seasonal naive candidate and is dropped.
   const auto add_profile = [&](std::string name, SeasonalProfileOptions o) {
     if (o.level_window > 0 && o.level_decay < 0) {
       const std::size_t unit = day >= 2 ? day : o.period;
-      o.level_decay = fit_level_decay(
-          history, o, static_cast<std::size_t>(options.backtest_days * static_cast<double>(unit)),
-          std::min(options.horizon, unit));
+      o.level_decay = fit_level_decay(history, o, 7 * unit, std::min(options.horizon, unit));
       if (o.level_decay == 0) {
         o.level_window = 0;
         if (o.cycles == 1) return;  // the same as the plain seasonal naive candidate

@@ -456,6 +456,7 @@ int main(int argc, char** argv) {
         dso::predictor::ForecastOptions o{
             .model = kind, .horizon = f.test.size(), .quantiles = {0.9}};
         if (const char* e = std::getenv("BENCH_WITHIN")) o.combine_within = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_DAYS")) o.backtest_days = std::strtod(e, nullptr);
         const double t0 = thread_cpu_seconds();
         const auto fc = dso::predictor::forecast(s, o);
         const double t1 = thread_cpu_seconds();
