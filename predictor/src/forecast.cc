@@ -91,7 +91,7 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
                    std::max<std::size_t>(period, 1)});
   };
   const auto add_prophet = [&](std::string name, ProphetOptions o) {
-    const std::size_t params = 2 + o.changepoints + [&] {
+    const std::size_t params = 2 + std::min(o.changepoints, n / 4) + [&] {
       std::size_t s = 0;
       for (const auto& f : o.seasonalities) s += 2 * f.order;
       return s;
@@ -107,14 +107,13 @@ std::vector<Candidate> candidates_for(ModelKind kind, const Periods& p,
          [o](std::span<const double> y, std::size_t h) { return holt_winters_forecast(y, h, o); },
          std::max<std::size_t>(2 * o.period, 3)});
   };
-  // A level-corrected profile: the correction's persistence is fitted on the history (once per
-  // forecast, so the backtest origins share it). Returns false when the fit says "no correction".
+  // A level-corrected profile: the correction's persistence is fitted on the last week of the
+  // history (once per forecast, so the backtest origins share it); a correction the fit turns off
+  // on a one-cycle profile would duplicate the plain seasonal naive candidate and is dropped.
   const auto add_profile = [&](std::string name, SeasonalProfileOptions o) {
     if (o.level_window > 0 && o.level_decay < 0) {
       const std::size_t unit = day >= 2 ? day : o.period;
-      o.level_decay = fit_level_decay(
-          history, o, static_cast<std::size_t>(options.backtest_days * static_cast<double>(unit)),
-          std::min(options.horizon, unit));
+      o.level_decay = fit_level_decay(history, o, 7 * unit, std::min(options.horizon, unit));
       if (o.level_decay == 0) {
         o.level_window = 0;
         if (o.cycles == 1) return;  // the same as the plain seasonal naive candidate
@@ -304,7 +303,9 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   std::vector<std::size_t> origins;  // each: train on y[0, o), compare y[o, o + hb)
   std::size_t min_needed = 0;
   for (const auto& c : candidates) min_needed = std::max(min_needed, c.min_points);
-  for (std::size_t j = 0; j < n_origins; ++j) {
+  // A single model without quantiles needs no backtest: its score is not used.
+  const bool need_backtest = candidates.size() > 1 || !options.quantiles.empty();
+  for (std::size_t j = 0; need_backtest && j < n_origins; ++j) {
     if (n < hb + j * stride) break;
     const std::size_t o = n - hb - j * stride;
     if (o < min_needed) break;

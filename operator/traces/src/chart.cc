@@ -87,7 +87,7 @@ std::string forecast_chart_svg(const predictor::Series& history,
   vmin -= pad;
   vmax += pad;
 
-  const double left = 70, right = 20, top = 30, bottom = 40;
+  const double left = 70, right = 20, top = 30, bottom = 44;
   const double w = options.width - left - right, h = options.height - top - bottom;
   const double span = std::max<double>(static_cast<double>(t1 - t0), 1.0);
   const auto x = [&](std::int64_t t) { return left + w * static_cast<double>(t - t0) / span; };
@@ -157,8 +157,8 @@ std::string forecast_chart_svg(const predictor::Series& history,
   } else {
     std::snprintf(legend, sizeof legend, "history (grey), forecast (blue)");
   }
-  svg += "<text x=\"" + num(left + w) + "\" y=\"18\" text-anchor=\"end\" fill=\"#555\">" +
-         std::string(legend) + "</text>\n</svg>\n";
+  svg += "<text x=\"" + num(left + w) + "\" y=\"" + num(options.height - 6.0) +
+         "\" text-anchor=\"end\" fill=\"#555\">" + std::string(legend) + "</text>\n</svg>\n";
   return svg;
 }
 

@@ -83,8 +83,8 @@ struct ProphetOptions {
   bool flat_trend = false;
 };
 // Needs n >= 2 * (number of parameters) before bucketing. Cost O(n p + I (n/b) p^2 + I p^3) with
-// p = 2 + changepoints + 2 * sum(order), I iterations, b the bucket size: about 1 ms for 4,032
-// points with daily (10) and weekly (3) seasonality on one core.
+// p = 2 + changepoints + 2 * sum(order), I iterations, b the bucket size: about 2.5 ms (CPU) for
+// 4,032 points with daily (10) and weekly (3) seasonality on one core.
 std::vector<double> prophet_forecast(std::span<const double> y, std::size_t horizon,
                                      const ProphetOptions& options);
 
@@ -97,7 +97,8 @@ struct HoltWintersOptions {
   bool damped = true;
   double alpha = -1, beta = -1, gamma = -1, phi = -1;  // < 0: fitted
 };
-// Needs n >= 2 P. Cost O(n * G) with G the number of parameter sets tried (about 60).
+// Needs n >= 2 P. Cost O(n * G) with G the number of parameter sets tried (84): about 2.5 ms
+// (CPU) for 4,032 points.
 std::vector<double> holt_winters_forecast(std::span<const double> y, std::size_t horizon,
                                           const HoltWintersOptions& options);
 

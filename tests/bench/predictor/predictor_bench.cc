@@ -9,9 +9,9 @@
 // hour over the last two days, 1 h ahead, same training length and scaling. Coverage: share of test
 // points at or below the 0.9 quantile. --write-folds writes each day-ahead fold's training data
 // and truth as CSV for the peers (hack/bench-predictor.sh); --folds reads their forecasts back
-// (FOLD.PEER.csv with one value per line after a header, FOLD.PEER.time with CPU seconds per fit) and
-// scores them with the same code. --m4 adds the M4 hourly set (414 series, 48 steps ahead).
-// For experiments, environment variables override ForecastOptions of ours:auto: BENCH_TOP
+// (FOLD.PEER.csv with one value per line after a header, FOLD.PEER.time with CPU seconds per fit)
+// and scores them with the same code. --m4 adds the M4 hourly set (414 series, 48 steps ahead). For
+// experiments, environment variables override ForecastOptions of ours:auto: BENCH_TOP
 // (combine_top), BENCH_WITHIN (combine_within), BENCH_DAYS (backtest_days), BENCH_HEAVY=1
 // (auto_heavy_models); BENCH_VERBOSE=1 prints each candidate's score and time on stderr.
 #include <algorithm>
@@ -149,7 +149,10 @@ Run run_ours(const std::vector<Fold>& folds, ModelKind kind, bool quantiles,
     r.wall_times.push_back(std::chrono::duration<double>(t1 - t0).count());
     add_errors(r.score, f, fc->point, quantiles ? fc->quantile(0.9) : nullptr);
     ++r.folds;
-    ++r.chosen[fc->model];
+    // "a+b+c" (a has the most weight) is tallied as "a +2".
+    const auto plus = static_cast<std::size_t>(std::count(fc->model.begin(), fc->model.end(), '+'));
+    ++r.chosen[fc->model.substr(0, fc->model.find('+')) +
+               (plus ? " +" + std::to_string(plus) : "")];
   }
   return r;
 }
@@ -270,8 +273,8 @@ int main(int argc, char** argv) {
                                    {"ours:auto", ModelKind::kAuto}};
 
   std::printf(
-      "Day-ahead, rolling origin: MASE (sMAPE %%) averaged over origins; time = median "
-      "fit+forecast per origin\n\n");
+      "Day-ahead, rolling origin: MASE (sMAPE %%) averaged over origins; times: median CPU "
+      "time of one fit+forecast (peers: after their MASE)\n\n");
   std::printf("| trace | step | train | origins |");
   for (const auto& m : ours) std::printf(" %s |", m.name.c_str());
   if (!folds_dir.empty()) {
@@ -321,14 +324,19 @@ int main(int argc, char** argv) {
       }
       Run r = run_ours(folds, m.kind, m.kind == ModelKind::kAuto);
       const double mase = r.score.mase / static_cast<double>(r.folds);
-      std::printf(" %.3f (%.1f) |", mase, r.score.smape / static_cast<double>(r.folds));
+      std::printf(" %.3f (%.1f)%s |", mase, r.score.smape / static_cast<double>(r.folds),
+                  m.kind == ModelKind::kHoltWinters || m.kind == ModelKind::kProphet
+                      ? (" " + fmt_time(median(r.times))).c_str()
+                      : "");
       if (m.kind == ModelKind::kSeasonalNaiveDay || m.kind == ModelKind::kSeasonalNaiveWeek) {
         best = std::min(best, mase);
       }
       if (m.kind == ModelKind::kAuto) auto_run = r;
       if (std::getenv("BENCH_VERBOSE") && m.kind == ModelKind::kAuto) {
-        for (const char* c : {"snaive-day", "snaive-week", "profile-day", "profile-week", "prophet",
-                              "holt-winters", "mix"}) {
+        for (const char* c :
+             {"snaive-day", "snaive-day-level", "profile-day", "median-day", "snaive-week",
+              "median-week", "snaive-week-level", "median-week-level", "mean-day-week",
+              "median-lags", "prophet", "holt-winters"}) {
           Run rc = run_ours(folds, m.kind, false, {c});
           if (rc.chosen.count(c) == 0) continue;
           std::fprintf(stderr, "  %s candidate %s: %.3f %s\n", t.file.c_str(), c,
@@ -383,9 +391,10 @@ int main(int argc, char** argv) {
       "lower)\n",
       ratio / static_cast<double>(auto_mase.size()), sum_auto / 4, sum_best / 4,
       100.0 * (1 - sum_auto / sum_best));
-  std::printf("Median fit+forecast, CPU time on one core, 14 d at 5 min (4,032 points): ours:auto "
-              "%s (wall %s)",
-              fmt_time(median(auto_times_5min)).c_str(), fmt_time(median(auto_wall_5min)).c_str());
+  std::printf(
+      "Median fit+forecast, CPU time on one core, 14 d at 5 min (4,032 points): ours:auto "
+      "%s (wall %s)",
+      fmt_time(median(auto_times_5min)).c_str(), fmt_time(median(auto_wall_5min)).c_str());
   for (const auto& [p, times] : peer_times) {
     const double pm = median(times);
     std::printf("; %s %s (%.0fx)", p.c_str(), fmt_time(pm).c_str(), pm / median(auto_times_5min));
@@ -447,6 +456,7 @@ int main(int argc, char** argv) {
         dso::predictor::ForecastOptions o{
             .model = kind, .horizon = f.test.size(), .quantiles = {0.9}};
         if (const char* e = std::getenv("BENCH_WITHIN")) o.combine_within = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_DAYS")) o.backtest_days = std::strtod(e, nullptr);
         const double t0 = thread_cpu_seconds();
         const auto fc = dso::predictor::forecast(s, o);
         const double t1 = thread_cpu_seconds();

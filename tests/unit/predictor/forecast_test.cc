@@ -119,6 +119,21 @@ TEST(Forecast, SeriesWithoutSeasonalityStillForecasts) {
   EXPECT_NEAR(f->point[0], 80, 6);
 }
 
+TEST(Forecast, EveryModelKindOnAShortDailySeries) {
+  Series s{.start = 0, .step = 86400, .values = {}};
+  for (int i = 0; i < 30; ++i) s.values.push_back(10 + i % 7 + 0.1 * i);
+  for (const auto kind : {ModelKind::kAuto, ModelKind::kProphet, ModelKind::kHoltWinters,
+                          ModelKind::kSeasonalNaiveDay, ModelKind::kSeasonalNaiveWeek}) {
+    const auto f = forecast(s, {.model = kind, .horizon = 7, .quantiles = {0.9}});
+    ASSERT_TRUE(f.has_value()) << to_string(kind) << ": " << f.error();
+    for (const double v : f->point) EXPECT_TRUE(std::isfinite(v)) << to_string(kind);
+  }
+  // The weekly naive forecast repeats the last week exactly.
+  const auto week = forecast(s, {.model = ModelKind::kSeasonalNaiveWeek, .horizon = 7});
+  ASSERT_TRUE(week.has_value());
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(week->point[i], s.values[23 + i]);
+}
+
 TEST(Forecast, DeterministicForTheSameInput) {
   const auto s = daily_series(9, 4.0);
   const auto a = forecast(s, {.horizon = 50, .quantiles = {0.9}});
