@@ -19,7 +19,7 @@ namespace dso::predictor {
 struct Series {
   std::int64_t start = 0;
   std::int64_t step = 60;
-  std::vector<double> values;
+  std::vector<double> values{};
 
   std::int64_t time_at(std::size_t i) const { return start + static_cast<std::int64_t>(i) * step; }
   // The time of the first step after the last value: where a forecast starts.
@@ -34,8 +34,38 @@ std::string_view to_string(ModelKind kind);
 
 struct ForecastOptions {
   ModelKind model = ModelKind::kAuto;
-  std::size_t horizon = 0;        // steps to forecast, >= 1
-  std::vector<double> quantiles;  // levels in (0, 1), e.g. {0.5, 0.9, 0.99}
+  std::size_t horizon = 0;          // steps to forecast, >= 1
+  std::vector<double> quantiles{};  // levels in (0, 1), e.g. {0.5, 0.9, 0.99}
+
+  // Backtest (model choice for kAuto, and the residuals behind the quantiles): rolling origins
+  // over the last `backtest_days` days of the history, each forecasting min(horizon, one day)
+  // ahead and compared with what happened. Origins are one backtest horizon apart but at least
+  // 1/8 day, at most `backtest_origins`, and leave each candidate the history it needs (a 1-hour
+  // horizon gets the last 64 origins, 3 hours apart; a day-ahead one up to 14, one a day). Cost:
+  // one fit per origin and candidate. 14 days: measured against 4 and 7 in docs/predictor.md.
+  double backtest_days = 14;
+  std::size_t backtest_origins = 64;
+  // kAuto: average the best `combine_top` candidates by backtest, weighted by 1 / MAE^2, among
+  // those whose backtest MAE is within `combine_within` times the best one (0: no such limit).
+  // Measured on the four traces and M4 hourly (docs/predictor.md): 1.5 was best on M4 and close
+  // to the best on the traces; combining all candidates was best on the traces, worse on M4.
+  std::size_t combine_top = 16;
+  double combine_within = 1.5;
+  // kAuto also considers the Prophet-style and Holt-Winters models (each backtest origin refits
+  // them: about 15x the cost). Off by default: on the benchmark traces they did not improve the
+  // day-ahead combination (docs/predictor.md).
+  bool auto_heavy_models = false;
+  // Only the most recent `max_history_days` days are used (bounds the cost of long histories).
+  double max_history_days = 56;
+  // kAuto: consider only the candidates with these names (see Forecast::scores); empty: all.
+  std::vector<std::string> candidates{};
+};
+
+// One candidate's backtest score (mean absolute error over all origins and leads).
+struct ModelScore {
+  std::string model;
+  double mae = 0;
+  double weight = 0;  // its weight in the forecast (0: not used)
 };
 
 struct Forecast {
@@ -45,14 +75,22 @@ struct Forecast {
   std::vector<double> point;                   // horizon values
   std::vector<double> quantile_levels;         // as requested, in the same order
   std::vector<std::vector<double>> quantiles;  // quantiles[k][i]: level k at step i
+  std::vector<ModelScore> scores;  // each candidate's backtest (mae 0 when no backtest ran)
+  std::size_t filled = 0;          // NaN values of the history that were filled
 
   // The band for `level` (exact match), or nullptr.
   const std::vector<double>* quantile(double level) const;
 };
 
 // Fits the chosen model (kAuto: chosen or combined by backtest on the recent history) and
-// forecasts options.horizon steps after history.end(). Errors (a one-line message) for a horizon
-// of 0, quantile levels outside (0, 1), a non-positive step, or too few observed points.
+// forecasts options.horizon steps after history.end(). NaN values are filled by linear
+// interpolation first. Errors (a one-line message) for a horizon of 0, quantile levels outside
+// (0, 1), a non-positive step, or too few points for the model.
+//
+// Cost (CPU, one core; docs/predictor.md): kAuto about 2 ms for 14 days at a 5-minute step
+// (day-ahead), 1-1.5 ms hour-ahead, 0.3 ms for 56 days at 30 minutes; kProphet and kHoltWinters
+// about 2.5 ms per fit of 4,032 points, times (1 + backtest origins) when quantiles are requested;
+// seasonal naive microseconds. Deterministic; safe to call from several threads at once.
 std::expected<Forecast, std::string> forecast(const Series& history,
                                               const ForecastOptions& options);
 

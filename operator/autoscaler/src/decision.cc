@@ -1,0 +1,436 @@
+// The scaling decision (see decision.h): reactive HPA path + predictive floor + limits.
+#include "autoscaler/decision.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "autoscaler/hpa.h"
+#include "text.h"
+
+namespace dso::autoscaler {
+
+std::string_view to_string(Rule rule) {
+  switch (rule) {
+    case Rule::kReactive:
+      return "reactive";
+    case Rule::kPredictive:
+      return "predictive";
+    case Rule::kCurrentDemand:
+      return "current-demand";
+    case Rule::kTolerance:
+      return "within-tolerance";
+    case Rule::kHoldNoMetrics:
+      return "hold-no-metrics";
+    case Rule::kFollowForecast:
+      return "follow-forecast-no-metrics";
+    case Rule::kBelowMinimum:
+      return "below-minimum";
+    case Rule::kAboveMaximum:
+      return "above-maximum";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MetricsState state) {
+  switch (state) {
+    case MetricsState::kOk:
+      return "ok";
+    case MetricsState::kPartial:
+      return "partial";
+    case MetricsState::kMissing:
+      return "missing";
+    case MetricsState::kStale:
+      return "stale";
+    case MetricsState::kInvalid:
+      return "invalid";
+    case MetricsState::kNone:
+      return "none";
+  }
+  return "unknown";
+}
+
+std::string Explanation::summary() const {
+  std::string out =
+      strprintf("%d (rule %s): metrics %s", recommended, std::string(to_string(rule)).c_str(),
+                std::string(to_string(metrics_state)).c_str());
+  if (reactive) out += strprintf(", reactive %d", *reactive);
+  if (predictive) {
+    out += strprintf(", predictive %d (demand %.4g within %llds", *predictive, predicted_demand,
+                     static_cast<long long>(horizon));
+    if (level_correction > 1.0) out += strprintf(", level x%.2f", level_correction);
+    out += ")";
+  } else if (!forecast_note.empty()) {
+    out += ", forecast unused: " + forecast_note;
+  }
+  if (demand_replicas) out += strprintf(", current demand needs %d", *demand_replicas);
+  for (const auto& limit : limits) {
+    out += strprintf(", %s %d->%d", limit.name.c_str(), limit.before, limit.after);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr double kCapacityLearningRate = 0.1;
+
+Seconds floor_div(Seconds a, Seconds b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Nearest-rank percentile of a small sample.
+Seconds percentile(std::deque<Seconds> values, double p) {
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+// ceil(x) that forgives floating-point noise just above an integer (4.0000000001 -> 4).
+int ceil_replicas(double x) {
+  if (!(x > 0.0)) return 0;
+  const double c = std::ceil(x - 1e-9);
+  return c >= 1e9 ? 1000000000 : static_cast<int>(c);
+}
+
+const ScheduleWindow* active_schedule(const ScalingPolicy& policy, Seconds now) {
+  const Seconds day = floor_div(now, 86400);
+  const int weekday = static_cast<int>(((day % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
+  const int minute = static_cast<int>((now - day * 86400) / 60);
+  for (const auto& s : policy.schedules) {
+    if ((s.days_of_week >> weekday & 1u) != 0 && minute >= s.start_minute &&
+        minute < s.end_minute) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+// Index of the forecast step holding time t, or -1 when t is outside the forecast.
+long forecast_index(const predictor::Forecast& f, Seconds t) {
+  if (f.step <= 0 || t < f.start) return -1;
+  const Seconds i = (t - f.start) / f.step;
+  return i < static_cast<Seconds>(f.point.size()) ? static_cast<long>(i) : -1;
+}
+
+// The quantile band at `level` (matched within 1e-9), else the point forecast.
+const std::vector<double>& band_or_point(const predictor::Forecast& f, double level) {
+  for (std::size_t k = 0; k < f.quantile_levels.size() && k < f.quantiles.size(); ++k) {
+    if (std::abs(f.quantile_levels[k] - level) < 1e-9 && f.quantiles[k].size() == f.point.size()) {
+      return f.quantiles[k];
+    }
+  }
+  return f.point;
+}
+
+void apply_limit(std::vector<LimitApplied>& limits, std::string name, int& replicas, int to) {
+  if (to != replicas) {
+    limits.push_back({std::move(name), replicas, to});
+    replicas = to;
+  }
+}
+
+}  // namespace
+
+DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, ScalerState state,
+                      Seconds now) {
+  if (auto valid = validate(policy); !valid) throw std::invalid_argument(valid.error());
+  Explanation ex;
+  const int current = std::max(0, obs.current_replicas);
+  const int ready = std::max(0, obs.ready_replicas);
+  const auto& pp = policy.predictive;
+
+  // 1. Learn from this observation: cold starts, capacity.
+  for (const Seconds cs : obs.cold_starts) {
+    if (cs >= 0) state.cold_starts.push_back(cs);
+  }
+  while (state.cold_starts.size() > pp.cold_start_samples) state.cold_starts.pop_front();
+  if (obs.capacity_sample && std::isfinite(*obs.capacity_sample) && *obs.capacity_sample > 0.0) {
+    state.learned_capacity = state.learned_capacity
+                                 ? (1 - kCapacityLearningRate) * *state.learned_capacity +
+                                       kCapacityLearningRate * *obs.capacity_sample
+                                 : *obs.capacity_sample;
+  }
+  ex.capacity = policy.capacity_per_replica ? policy.capacity_per_replica : state.learned_capacity;
+  ex.cold_start_measured = !state.cold_starts.empty();
+  ex.cold_start_estimate = ex.cold_start_measured
+                               ? percentile(state.cold_starts, pp.cold_start_percentile)
+                               : pp.cold_start;
+  ex.horizon = ex.cold_start_estimate + pp.decision_period;
+
+  const bool demand_fresh = std::isfinite(obs.demand) && obs.demand >= 0.0 &&
+                            now - obs.demand_sampled_at <= policy.metric_max_age;
+
+  // 2. Forecast: coverage, accuracy checks and the gate.
+  const predictor::Forecast* forecast = obs.forecast.get();
+  const long now_index = forecast ? forecast_index(*forecast, now) : -1;
+  ex.forecast_available = now_index >= 0;
+  if (ex.forecast_available && demand_fresh) {
+    const double predicted = forecast->point[static_cast<std::size_t>(now_index)];
+    if (std::isfinite(predicted)) {
+      state.forecast_checks.push_back({now, obs.demand, predicted});
+      state.check_abs_error_sum += std::abs(obs.demand - predicted);
+      state.check_actual_sum += obs.demand;
+    }
+  }
+  while (!state.forecast_checks.empty() &&
+         state.forecast_checks.front().at <= now - pp.gate_window) {
+    const auto& old = state.forecast_checks.front();
+    state.check_abs_error_sum -= std::abs(old.actual - old.predicted);
+    state.check_actual_sum -= old.actual;
+    state.forecast_checks.pop_front();
+  }
+  if (state.forecast_checks.empty()) state.check_abs_error_sum = state.check_actual_sum = 0.0;
+  const bool enough_checks = state.forecast_checks.size() >= pp.gate_min_samples;
+  ex.forecast_error = enough_checks && state.check_actual_sum > 0.0
+                          ? state.check_abs_error_sum / state.check_actual_sum
+                          : 0.0;
+  if (pp.enabled && enough_checks) {
+    if (!state.forecast_gated && ex.forecast_error > pp.gate_max_error) {
+      state.forecast_gated = true;
+    } else if (state.forecast_gated &&
+               ex.forecast_error <= pp.gate_max_error * pp.gate_reenable_fraction) {
+      state.forecast_gated = false;
+    }
+  }
+  ex.forecast_gated = pp.enabled && state.forecast_gated;
+
+  // The predictive floor: the band's maximum over [now, now + horizon].
+  bool predictive_active = false;
+  if (!pp.enabled) {
+    ex.forecast_note = "predictive scaling disabled";
+  } else if (!ex.forecast_available) {
+    ex.forecast_note = forecast ? "forecast does not cover now" : "no forecast";
+  } else if (ex.forecast_gated) {
+    ex.forecast_note =
+        strprintf("gated: recent error %.2f > %.2f", ex.forecast_error, pp.gate_max_error);
+  } else if (!ex.capacity) {
+    ex.forecast_note = "capacity per replica unknown";
+  } else {
+    const std::vector<double>& values = band_or_point(*forecast, pp.quantile);
+    const long last = static_cast<long>(values.size()) - 1;
+    const long end_index = std::min<long>(
+        last, static_cast<long>((now + ex.horizon - forecast->start) / forecast->step));
+    double peak = 0.0;
+    bool any = false;
+    for (long i = now_index; i <= end_index; ++i) {
+      const double v = values[static_cast<std::size_t>(i)];
+      if (std::isfinite(v)) {
+        peak = std::max(peak, v);
+        any = true;
+      }
+    }
+    if (any && pp.correction_window > 0) {
+      double actual = 0.0, predicted = 0.0;
+      for (auto it = state.forecast_checks.rbegin();
+           it != state.forecast_checks.rend() && it->at > now - pp.correction_window; ++it) {
+        actual += it->actual;
+        predicted += it->predicted;
+      }
+      if (predicted > 0.0 && actual > predicted) {
+        ex.level_correction = actual / predicted;
+        peak *= ex.level_correction;
+      }
+    }
+    if (any) {
+      predictive_active = true;
+      ex.predicted_demand = peak;
+      ex.predictive = ceil_replicas(peak / *ex.capacity);
+    } else {
+      ex.forecast_note = "forecast has no finite values within the horizon";
+    }
+  }
+
+  if (policy.demand_floor && demand_fresh && ex.capacity) {
+    ex.demand_replicas = ceil_replicas(obs.demand / *ex.capacity);
+  }
+
+  // 3. The reactive path: one HPA proposal per metric.
+  int usable = 0;
+  MetricsState first_problem = MetricsState::kNone;
+  for (const auto& target : policy.metrics) {
+    MetricProposal proposal;
+    proposal.name = target.name;
+    proposal.target =
+        predictive_active && target.predictive_target ? *target.predictive_target : target.target;
+    const auto it = std::find_if(obs.metrics.begin(), obs.metrics.end(),
+                                 [&](const MetricSample& s) { return s.name == target.name; });
+    MetricsState problem = MetricsState::kOk;
+    if (it == obs.metrics.end()) {
+      problem = MetricsState::kMissing;
+      proposal.problem = "missing";
+    } else {
+      proposal.value = it->value;
+      if (std::isnan(it->value)) {
+        problem = MetricsState::kMissing;
+        proposal.problem = "NaN (query failed or returned nothing)";
+      } else if (!std::isfinite(it->value) || it->value < 0.0) {
+        problem = MetricsState::kInvalid;
+        proposal.problem = strprintf("invalid value %g", it->value);
+      } else if (now - it->sampled_at > policy.metric_max_age) {
+        problem = MetricsState::kStale;
+        proposal.problem =
+            strprintf("stale (%llds old > %llds)", static_cast<long long>(now - it->sampled_at),
+                      static_cast<long long>(policy.metric_max_age));
+      }
+    }
+    if (problem == MetricsState::kOk) {
+      if (target.kind == MetricKind::kAverageValue && ready == 0) {
+        // No pod to average over (e.g. scaled to zero): the metric asks for nothing; the demand
+        // and forecast floors decide whether to start a replica.
+        proposal.replicas = 0;
+        proposal.problem = "no ready pods";
+      } else {
+        proposal.replicas =
+            hpa::replicas_for_metric(target.kind, proposal.value, proposal.target, current, ready,
+                                     policy.tolerance, &proposal.ratio);
+      }
+      ++usable;
+      ex.reactive = std::max(ex.reactive.value_or(0), *proposal.replicas);
+    } else if (first_problem == MetricsState::kNone) {
+      first_problem = problem;
+    }
+    ex.metric_proposals.push_back(std::move(proposal));
+  }
+  const int metric_count = static_cast<int>(policy.metrics.size());
+  bool metrics_failed = false;
+  if (metric_count == 0) {
+    ex.metrics_state = MetricsState::kNone;
+  } else if (usable == metric_count) {
+    ex.metrics_state = MetricsState::kOk;
+  } else if (usable > 0 && ex.reactive && *ex.reactive > current) {
+    // HPA: with some metrics unusable, the usable ones may still scale up, never down.
+    ex.metrics_state = MetricsState::kPartial;
+  } else {
+    ex.metrics_state = usable > 0 ? MetricsState::kPartial : first_problem;
+    metrics_failed = true;
+    ex.reactive.reset();
+  }
+
+  // Effective bounds: policy, then the active schedule, then the GPU budget (a hard cap).
+  int min_replicas = policy.min_replicas;
+  int max_replicas = policy.max_replicas;
+  std::string max_name = "max";
+  std::string min_name = "min";
+  if (const auto* s = active_schedule(policy, now)) {
+    if (s->min_replicas) {
+      min_replicas = *s->min_replicas;
+      min_name = "schedule " + s->name + " min";
+    }
+    if (s->max_replicas) {
+      max_replicas = *s->max_replicas;
+      max_name = "schedule " + s->name + " max";
+    }
+    if (min_replicas > max_replicas) min_replicas = max_replicas;
+  }
+  if (policy.gpu_budget) {
+    const int budget_replicas = *policy.gpu_budget / policy.gpus_per_replica;
+    if (budget_replicas < max_replicas) {
+      max_replicas = budget_replicas;
+      max_name = "gpu budget";
+      min_replicas = std::min(min_replicas, max_replicas);
+    }
+  }
+
+  // 4. The recommendation.
+  int replicas = current;
+  bool normalize = true;
+  if (current > max_replicas) {
+    ex.rule = Rule::kAboveMaximum;
+    ex.recommended = max_replicas;
+    replicas = max_replicas;
+    ex.limits.push_back({max_name, current, max_replicas});
+    normalize = false;
+  } else if (current < min_replicas) {
+    ex.rule = Rule::kBelowMinimum;
+    ex.recommended = min_replicas;
+    replicas = min_replicas;
+    ex.limits.push_back({min_name, current, min_replicas});
+    normalize = false;
+  } else if (metrics_failed || (metric_count == 0 && !predictive_active && !ex.demand_replicas)) {
+    if (metrics_failed && policy.metrics_fallback == MetricsFallback::kFollowForecast &&
+        predictive_active) {
+      ex.rule = Rule::kFollowForecast;
+      ex.recommended = std::max(*ex.predictive, ex.demand_replicas.value_or(0));
+    } else {
+      ex.rule = Rule::kHoldNoMetrics;
+      ex.recommended = current;
+      normalize = false;
+      replicas = current;
+    }
+  } else {
+    // max(reactive, predictive, current demand); ties go to the first named.
+    ex.recommended = -1;
+    const bool within_tolerance =
+        ex.reactive && *ex.reactive == current &&
+        std::all_of(ex.metric_proposals.begin(), ex.metric_proposals.end(),
+                    [&](const auto& p) { return !p.replicas || *p.replicas == current; });
+    if (ex.reactive) {
+      ex.recommended = *ex.reactive;
+      ex.rule = within_tolerance ? Rule::kTolerance : Rule::kReactive;
+    }
+    if (ex.predictive && *ex.predictive > ex.recommended) {
+      ex.recommended = *ex.predictive;
+      ex.rule = Rule::kPredictive;
+    }
+    if (ex.demand_replicas && *ex.demand_replicas > ex.recommended) {
+      ex.recommended = *ex.demand_replicas;
+      ex.rule = Rule::kCurrentDemand;
+    }
+    if (ex.recommended < 0) ex.recommended = current;
+  }
+
+  if (normalize) {
+    // 5. HPA behavior: stabilization, then the rate policies, then the bounds.
+    replicas = ex.recommended;
+    const Seconds down_window =
+        predictive_active ? pp.scale_down_window : policy.scale_down.stabilization_window;
+    const int stabilized = hpa::stabilize(state.recommendations, current, ex.recommended,
+                                          policy.scale_up.stabilization_window, down_window, now);
+    if (stabilized != replicas) {
+      const bool down = stabilized > replicas;  // held up by the scale-down window
+      apply_limit(ex.limits,
+                  strprintf("scale-%s stabilization %llds", down ? "down" : "up",
+                            static_cast<long long>(down ? down_window
+                                                        : policy.scale_up.stabilization_window)),
+                  replicas, stabilized);
+    }
+    if (replicas > current) {
+      // The rate policies damp reactive noise; planned capacity (the forecast floor, already
+      // timed to be ready when needed) is not throttled by them. max and the GPU budget still cap.
+      const int planned = predictive_active && ex.predictive ? *ex.predictive : 0;
+      const int limit =
+          std::max(hpa::scale_up_limit(current, state, policy.scale_up, now), planned);
+      if (replicas > limit) apply_limit(ex.limits, "scale-up rate", replicas, limit);
+    } else if (replicas < current) {
+      const int limit = hpa::scale_down_limit(current, state, policy.scale_down, now);
+      if (replicas < limit) apply_limit(ex.limits, "scale-down rate", replicas, limit);
+    }
+    if (replicas > max_replicas) apply_limit(ex.limits, max_name, replicas, max_replicas);
+    if (replicas < min_replicas) apply_limit(ex.limits, min_name, replicas, min_replicas);
+
+    // Record the unstabilized recommendation and drop what no window can see any more.
+    state.recommendations.push_back({now, ex.recommended});
+    const Seconds keep = std::max({policy.scale_up.stabilization_window,
+                                   policy.scale_down.stabilization_window, pp.scale_down_window});
+    while (!state.recommendations.empty() && state.recommendations.front().at <= now - keep) {
+      state.recommendations.pop_front();
+    }
+  } else if (replicas > max_replicas) {
+    apply_limit(ex.limits, max_name, replicas, max_replicas);
+  }
+
+  // 6. Scale events feed the rate policies.
+  if (replicas > current) state.scale_up_events.push_back({now, replicas - current});
+  if (replicas < current) state.scale_down_events.push_back({now, current - replicas});
+  Seconds longest = 0;
+  for (const auto& p : policy.scale_up.policies) longest = std::max(longest, p.period);
+  for (const auto& p : policy.scale_down.policies) longest = std::max(longest, p.period);
+  for (auto* events : {&state.scale_up_events, &state.scale_down_events}) {
+    while (!events->empty() && events->front().at <= now - longest) events->pop_front();
+  }
+
+  DecisionResult result{ScaleDecision{replicas, current, std::move(ex)}, std::move(state)};
+  return result;
+}
+
+}  // namespace dso::autoscaler

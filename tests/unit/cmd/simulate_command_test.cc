@@ -1,0 +1,103 @@
+// Runs `deepseek-operator simulate` as a user would: no arguments from an unrelated directory (the
+// bundled trace is inside the binary), and bad input (exit status, one-line errors).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class SimulateCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dso_simulate_cmd_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs the binary with `args` from inside the temporary directory.
+  Result run(const std::string& args) const {
+    const std::string cmd = "cd " + dir_.string() + " && " + DSO_OPERATOR_BINARY + " simulate " +
+                            args + " 2>stderr.txt >stdout.txt";
+    const int raw = std::system(cmd.c_str());
+    Result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = slurp(dir_ / "stdout.txt");
+    r.err = slurp(dir_ / "stderr.txt");
+    return r;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(SimulateCommand, NoArgumentsRunsTheBundledTraceWithEveryPolicy) {
+  const auto r = run("");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("nyc_taxi.csv (bundled)"), std::string::npos);
+  for (const char* policy : {"hpa", "kpa", "linear", "dsp", "seasonal", "oracle"}) {
+    EXPECT_NE(r.out.find(std::string("\n") + policy + " "), std::string::npos) << policy;
+    if (std::string(policy) != "oracle") {
+      EXPECT_TRUE(fs::exists(dir_ / "simulate-out" / ("plan-" + std::string(policy) + ".csv")));
+      EXPECT_TRUE(fs::exists(dir_ / "simulate-out" / ("chart-" + std::string(policy) + ".svg")));
+    }
+  }
+  EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
+  const auto plan = slurp(dir_ / "simulate-out" / "plan-seasonal.csv");
+  EXPECT_EQ(plan.rfind("timestamp,replicas\n2015-01-24 23:30:15,", 0), 0u);
+}
+
+TEST_F(SimulateCommand, BadInputIsOneLineAndANonZeroStatus) {
+  struct Case {
+    std::string args;
+    int status;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {"--cold-start -5m", 2, "--cold-start: invalid duration '-5m'"},
+      {"--peak-replicas 0", 2, "--peak-replicas: '0' is not a whole number"},
+      {"--policy hpa,nope", 2, "--policy: unknown policy 'nope'"},
+      {"--window 60w", 1, "--window 60w is longer than the trace"},
+      {"--trace does-not-exist.csv", 1, "does-not-exist.csv: no such file"},
+      {"--bogus", 2, "unknown flag '--bogus'"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run(c.args);
+    EXPECT_EQ(r.status, c.status) << c.args;
+    EXPECT_EQ(r.err.rfind("deepseek-operator simulate: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "simulate-out")) << c.args;
+  }
+}
+
+TEST_F(SimulateCommand, HelpDescribesEveryFlag) {
+  const auto r = run("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* flag : {"--trace", "--policy", "--cold-start", "--peak-replicas", "--capacity",
+                           "--target-utilization", "--period", "--window", "--out"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
