@@ -3,7 +3,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "api/duration.h"
+#include "traces/duration.h"
 
 namespace dso::api {
 namespace {
@@ -66,9 +66,9 @@ class Fields {
   std::chrono::milliseconds duration(std::string_view key,
                                      std::chrono::milliseconds fallback) const {
     if (!has(key)) return fallback;
-    auto parsed = parse_duration(string(key));
+    auto parsed = traces::parse_duration(string(key));
     if (!parsed) fail(path(key), parsed.error());
-    return *parsed;
+    return std::chrono::seconds(*parsed);
   }
   std::map<std::string, std::string> string_map(std::string_view key) const {
     std::map<std::string, std::string> out;

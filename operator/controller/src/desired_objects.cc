@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <functional>
 
-#include "api/duration.h"
 
 namespace dso::controller {
 namespace {

@@ -92,8 +92,8 @@ TEST(DeepSeekService, ParseErrorsNameTheField) {
   json object = sample("minimal.yaml");
   object["spec"]["autoscaling"] = {{"predictive", {{"history", "fortnight"}}}};
   EXPECT_EQ(parse_deepseek_service(object).error(),
-            "spec.autoscaling.predictive.history: bad duration \"fortnight\": expected a number at "
-            "offset 0");
+            "spec.autoscaling.predictive.history: invalid duration 'fortnight': expected a number "
+            "(examples: 15s, 5m, 1h30m, 7d, 2w)");
   object = sample("minimal.yaml");
   object["spec"]["regions"] = json::array({{{"name", "a"}, {"minReplicas", "two"}}});
   EXPECT_EQ(parse_deepseek_service(object).error(),
