@@ -38,8 +38,12 @@ double trimmed_mean(std::vector<double>& v, double trim) {
   return sum / static_cast<double>(n - 2 * cut);
 }
 
-double median_of(std::vector<double> v) { return trimmed_mean(v, 0.5); }
-double median_in_place(std::vector<double>& v) { return trimmed_mean(v, 0.5); }
+double median_of(std::vector<double> v) {
+  return trimmed_mean(v, 0.5);
+}
+double median_in_place(std::vector<double>& v) {
+  return trimmed_mean(v, 0.5);
+}
 
 }  // namespace
 
@@ -312,10 +316,20 @@ double run_holt_winters(std::span<const double> y, std::size_t P, bool mult, con
     b /= static_cast<double>(P);
     level = a;
     trend = (b - a) / static_cast<double>(P);
+    // Seasonal indices from the first two periods against the straight line through their means
+    // (a at the middle of the first period), normalised to mean 1 (mult.) or 0 (add.).
+    const double mid = 0.5 * (static_cast<double>(P) - 1);
+    const auto line = [&](double t) { return a + trend * (t - mid); };
+    double sum = 0;
     for (std::size_t i = 0; i < P; ++i) {
-      const double avg = 0.5 * (y[i] + y[i + P]) - trend * static_cast<double>(P) * 0.5;
-      season[i] = mult ? (a != 0 ? avg / a : 1.0) : avg - a;
+      const double l0 = line(static_cast<double>(i));
+      const double l1 = line(static_cast<double>(i + P));
+      season[i] = mult ? 0.5 * ((l0 != 0 ? y[i] / l0 : 1.0) + (l1 != 0 ? y[i + P] / l1 : 1.0))
+                       : 0.5 * ((y[i] - l0) + (y[i + P] - l1));
+      sum += season[i];
     }
+    const double mean = sum / static_cast<double>(P);
+    for (double& v : season) v = mult ? (mean != 0 ? v / mean : 1.0) : v - mean;
   } else {
     level = y[0];
     trend = n > 1 ? y[1] - y[0] : 0;
@@ -377,7 +391,7 @@ std::vector<double> holt_winters_forecast(std::span<const double> y, std::size_t
   static constexpr double kAlpha[] = {0.05, 0.15, 0.35, 0.7};
   static constexpr double kBeta[] = {0.0, 0.02, 0.1};
   static constexpr double kGamma[] = {0.02, 0.1, 0.3};
-  static constexpr double kPhi[] = {0.9, 0.98};
+  static constexpr double kPhi[] = {0.9, 0.98};  // the usual bound: phi <= 0.98
   for (const double a : kAlpha) {
     for (const double b : kBeta) {
       for (const double g : kGamma) {

@@ -107,6 +107,22 @@ TEST(HoltWinters, FollowsASeasonalSeries) {
   EXPECT_TRUE(std::isfinite(flat[9]));
 }
 
+TEST(HoltWinters, MultiplicativeSeasonalityForGrowingAmplitude) {
+  std::vector<double> y(15 * kDay);
+  for (std::size_t t = 0; t < y.size(); ++t) {
+    const double level = 100 + 0.05 * static_cast<double>(t);
+    y[t] =
+        level * (1 + 0.5 * std::sin(2 * std::numbers::pi * static_cast<double>(t % kDay) / kDay));
+  }
+  const std::span<const double> train(y.data(), 14 * kDay);
+  const double mult = mae(
+      holt_winters_forecast(train, kDay, {.period = kDay, .multiplicative = true}), y, 14 * kDay);
+  const double add = mae(
+      holt_winters_forecast(train, kDay, {.period = kDay, .multiplicative = false}), y, 14 * kDay);
+  EXPECT_LT(mult, add);
+  EXPECT_LT(mult, 5.0);  // the amplitude at the end is about 150
+}
+
 TEST(DetectPeriods, DayWeekAndNone) {
   const auto daily = detect_periods(synthetic(21 * kDay, 3.0, false), 300);
   EXPECT_EQ(daily.day, kDay);
