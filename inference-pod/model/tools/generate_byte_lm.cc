@@ -81,6 +81,92 @@ def forward(self, tokens: Tensor) -> Tensor:
   return src;
 }
 
+// The same network, returning each layer's keys and values so that generation can continue one
+// token at a time (KV cache): prefill(tokens[B,T]) -> (logits of the last position [B,V],
+// keys [L,B,H,T,Dh], values [L,B,H,T,Dh]).
+std::string prefill_source(const Shape& s) {
+  std::string src = fill(R"(
+def prefill(self, tokens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    B = tokens.size(0)
+    T = tokens.size(1)
+    pos = torch.arange(T, device=tokens.device)
+    x = torch.embedding(self.tok_emb, tokens) + torch.embedding(self.pos_emb, pos)
+    mask = torch.ones([T, T], device=tokens.device).triu(1) > 0.5
+    H = {0}
+    Dh = {1}
+)",
+                         {std::to_string(s.heads), std::to_string(s.dim / s.heads)});
+  std::string ks, vs;
+  for (int l = 0; l < s.layers; ++l) {
+    src += fill(R"(
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
+    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
+    q = qkv.narrow(2, 0, {1}).reshape(B, T, H, Dh).transpose(1, 2)
+    k{0} = qkv.narrow(2, {1}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
+    v{0} = qkv.narrow(2, {2}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
+    att = torch.matmul(q, k{0}.transpose(2, 3)) * {3}
+    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
+    y = torch.matmul(att, v{0}).transpose(1, 2).reshape(B, T, {1})
+    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
+    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
+)",
+                {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
+                 num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads)))});
+    ks += (l ? ", k" : "k") + std::to_string(l);
+    vs += (l ? ", v" : "v") + std::to_string(l);
+  }
+  src += fill(R"(
+    x = torch.layer_norm(x.narrow(1, T - 1, 1), [{0}], self.lnf_w, self.lnf_b, 1e-5)
+    return torch.matmul(x, self.tok_emb.t()).squeeze(1), torch.stack([{1}], 0), torch.stack([{2}], 0)
+)",
+              {std::to_string(s.dim), ks, vs});
+  return src;
+}
+
+// One new token per sequence against cached keys/values:
+// decode(tokens[B], positions[B], keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T] (true: not a
+// real key)) -> (logits [B,V], new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
+std::string decode_source(const Shape& s) {
+  std::string src = fill(R"(
+def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor, pad: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    B = tokens.size(0)
+    x = (torch.embedding(self.tok_emb, tokens) + torch.embedding(self.pos_emb, positions)).unsqueeze(1)
+    mask = torch.cat([pad, torch.zeros_like(pad.narrow(1, 0, 1))], 1).unsqueeze(1).unsqueeze(1)
+    H = {0}
+    Dh = {1}
+)",
+                         {std::to_string(s.heads), std::to_string(s.dim / s.heads)});
+  std::string ks, vs;
+  for (int l = 0; l < s.layers; ++l) {
+    src += fill(R"(
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
+    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
+    q = qkv.narrow(2, 0, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
+    k{0} = qkv.narrow(2, {1}, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
+    v{0} = qkv.narrow(2, {2}, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
+    kk = torch.cat([keys.select(0, {0}), k{0}], 2)
+    vv = torch.cat([values.select(0, {0}), v{0}], 2)
+    att = torch.matmul(q, kk.transpose(2, 3)) * {3}
+    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
+    y = torch.matmul(att, vv).transpose(1, 2).reshape(B, 1, {1})
+    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
+    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
+)",
+                {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
+                 num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads)))});
+    ks += (l ? ", k" : "k") + std::to_string(l);
+    vs += (l ? ", v" : "v") + std::to_string(l);
+  }
+  src += fill(R"(
+    x = torch.layer_norm(x, [{0}], self.lnf_w, self.lnf_b, 1e-5)
+    return torch.matmul(x, self.tok_emb.t()).squeeze(1), torch.stack([{1}], 0), torch.stack([{2}], 0)
+)",
+              {std::to_string(s.dim), ks, vs});
+  return src;
+}
+
 int parse_int(const char* flag, const char* value) {
   char* end = nullptr;
   long v = std::strtol(value, &end, 10);
@@ -161,6 +247,8 @@ int main(int argc, char** argv) {
     m.register_parameter("lnf_b", torch::zeros({d}), false);
     m.register_attribute("max_context", c10::IntType::get(), static_cast<int64_t>(s.context));
     m.define(forward_source(s));
+    m.define(prefill_source(s));
+    m.define(decode_source(s));
     m.eval();
     // Check before writing: a causal model gives the same logits for a prefix with or without
     // padding after it.
@@ -169,6 +257,29 @@ int main(int argc, char** argv) {
     auto prefix = m.forward({tokens.narrow(1, 0, 5)}).toTensor();
     if (!torch::allclose(full.narrow(1, 0, 5), prefix, 1e-4, 1e-4)) {
       std::cerr << "generate-byte-lm: model is not causal (internal error)\n";
+      return 1;
+    }
+    // The cached path gives the same logits as the full one: prefill 5 tokens, decode the 6th
+    // (batched with a second, shorter sequence padded to the same cache length).
+    auto pre = m.run_method("prefill", tokens.narrow(1, 0, 5)).toTuple()->elements();
+    auto pre_short = m.run_method("prefill", tokens.narrow(1, 0, 3)).toTuple()->elements();
+    auto keys = torch::zeros_like(pre[1].toTensor());
+    auto values = torch::zeros_like(pre[2].toTensor());
+    keys.narrow(1, 0, 2).copy_(pre[1].toTensor().narrow(1, 0, 2));
+    values.narrow(1, 0, 2).copy_(pre[2].toTensor().narrow(1, 0, 2));
+    keys.select(1, 1).narrow(2, 0, 3).copy_(pre_short[1].toTensor().select(1, 1));
+    values.select(1, 1).narrow(2, 0, 3).copy_(pre_short[2].toTensor().select(1, 1));
+    auto pad = torch::zeros({2, 5}, torch::kBool);
+    pad.select(0, 1).narrow(0, 3, 2).fill_(true);
+    auto next = torch::stack({tokens.select(1, 5).select(0, 0), tokens.select(1, 3).select(0, 1)});
+    auto positions = torch::tensor({int64_t{5}, int64_t{3}}, torch::kLong);
+    auto step = m.run_method("decode", next, positions, keys, values, pad).toTuple()->elements();
+    auto got = step[0].toTensor();
+    auto full6 = m.forward({tokens.narrow(1, 0, 6)}).toTensor().select(1, 5).select(0, 0);
+    auto full4 = m.forward({tokens.narrow(1, 0, 4)}).toTensor().select(1, 3).select(0, 1);
+    if (!torch::allclose(got.select(0, 0), full6, 1e-3, 1e-3) ||
+        !torch::allclose(got.select(0, 1), full4, 1e-3, 1e-3)) {
+      std::cerr << "generate-byte-lm: cached decode disagrees with forward (internal error)\n";
       return 1;
     }
     m.save(out);

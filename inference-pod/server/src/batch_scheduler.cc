@@ -96,15 +96,25 @@ std::expected<void, QueueFull> BatchScheduler::submit(GenerationJob job) {
 
 void BatchScheduler::warm_up(int batches, int batch_size, int length) {
   length = std::clamp(length, 1, model_.context_length());
+  // Each warm-up batch is a prompt pass followed by generation steps, as in service.
   std::vector<std::vector<TokenId>> seqs(std::max(1, batch_size));
   std::mt19937_64 rng(1);
-  for (auto& s : seqs) {
-    s.resize(length);
-    for (auto& t : s) t = static_cast<TokenId>(rng() % model_.vocab_size());
+  for (int i = 0; i < batches; ++i) {
+    for (auto& s : seqs) {
+      s.resize(length);
+      for (auto& t : s) t = static_cast<TokenId>(rng() % model_.vocab_size());
+    }
+    std::vector<float> logits;
+    for (int step = 0; step < 4; ++step) {
+      std::vector<SequenceRef> refs;
+      for (std::size_t b = 0; b < seqs.size(); ++b) {
+        refs.push_back({~std::uint64_t{0} - b, seqs[b]});
+      }
+      model_.next_token_logits(refs, logits);
+      for (auto& s : seqs) s.push_back(static_cast<TokenId>(rng() % model_.vocab_size()));
+    }
+    for (std::size_t b = 0; b < seqs.size(); ++b) model_.release(~std::uint64_t{0} - b);
   }
-  std::vector<std::span<const TokenId>> spans(seqs.begin(), seqs.end());
-  std::vector<float> logits;
-  for (int i = 0; i < batches; ++i) model_.next_token_logits(spans, logits);
 }
 
 void BatchScheduler::stop_accepting() {
@@ -147,6 +157,7 @@ void BatchScheduler::admit_locked(std::vector<Sequence>& batch) {
          (!high_.empty() || !normal_.empty())) {
     auto& queue = high_.empty() ? normal_ : high_;
     Sequence s;
+    s.id = next_sequence_id_++;
     s.job = std::move(queue.front().first);
     queue.pop_front();
     s.tokens.assign(s.job.prompt.begin(), s.job.prompt.end());
@@ -179,15 +190,15 @@ void BatchScheduler::run() {
         }
         publish_queue_depth_locked();
         lock.unlock();
-        for (auto& s : batch) finish(s, FinishReason::kError, "server shutting down");
+        for (auto& s : batch) {
+          if (s.id != 0) model_.release(s.id);
+          finish(s, FinishReason::kError, "server shutting down");
+        }
         batch.clear();
         lock.lock();
         running_ = 0;
         abort_ = exit_ ? abort_ : false;
         if (exit_) return;
-        if (!accepting_) {
-          // Stay alive (idle) so that late submits are refused rather than hang.
-        }
       }
       if (batch.empty()) {
         cv_.wait(lock, [&] { return abort_ || exit_ || !high_.empty() || !normal_.empty(); });
@@ -208,18 +219,17 @@ void BatchScheduler::run() {
 }
 
 void BatchScheduler::step(std::vector<Sequence>& batch) {
-  const int context = model_.context_length();
-  std::vector<std::span<const TokenId>> inputs;
+  std::vector<SequenceRef> inputs;
   inputs.reserve(batch.size());
-  for (const auto& s : batch) {
-    std::span<const TokenId> all(s.tokens);
-    inputs.push_back(all.size() > static_cast<std::size_t>(context) ? all.last(context) : all);
-  }
+  for (const auto& s : batch) inputs.push_back({s.id, s.tokens});
   const auto start = Clock::now();
   try {
     model_.next_token_logits(inputs, logits_);
   } catch (const std::exception& e) {
-    for (auto& s : batch) finish(s, FinishReason::kError, std::string("model failed: ") + e.what());
+    for (auto& s : batch) {
+      model_.release(s.id);
+      finish(s, FinishReason::kError, std::string("model failed: ") + e.what());
+    }
     batch.clear();
     std::lock_guard lock(mu_);
     running_ = 0;
@@ -237,6 +247,7 @@ void BatchScheduler::step(std::vector<Sequence>& batch) {
     std::span<const float> row(logits_.data() + i * vocab, vocab);
     TokenId token = sample_token(row, s.job.params.temperature, s.job.params.top_p, s.rng);
     if (advance(s, token)) {
+      model_.release(s.id);
       finished_seconds += std::chrono::duration<double>(Clock::now() - s.admitted).count();
       ++finished;
     } else {

@@ -324,14 +324,15 @@ void overhead_mode(const Options& o) {
   std::vector<TokenId> tokens(64);
   for (int i = 0; i < 64; ++i)
     tokens[i] = static_cast<unsigned char>("The quick brown fox "[i % 20]);
-  std::vector<std::span<const TokenId>> batch{tokens};
   std::vector<float> logits;
   std::vector<double> direct;
-  for (int i = 0; i < 50; ++i) (*model)->next_token_logits(batch, logits);
-  for (int i = 0; i < n; ++i) {
+  // What the server does for this request: one prompt pass for a new sequence, then release it.
+  for (int i = 0; i < 50 + n; ++i) {
+    std::vector<SequenceRef> batch{{static_cast<std::uint64_t>(i + 1), tokens}};
     auto t0 = Clock::now();
     (*model)->next_token_logits(batch, logits);
-    direct.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    (*model)->release(batch[0].id);
+    if (i >= 50) direct.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   model->reset();
   auto server = start_server(tiny, 1, 0, 64);
@@ -384,21 +385,31 @@ void forward_mode(const Options& o) {
   std::printf("\n## Forward pass cost (%s, context %d, %d LibTorch threads)\n\n", o.model.c_str(),
               lm.context_length(), o.threads);
   std::printf(
-      "| tokens per sequence | batch | ms per pass (median of 20) | us per sequence "
+      "| tokens per sequence | batch | ms per generation step (median of 20) | us per sequence "
       "|\n|---:|---:|---:|---:|\n");
+  std::uint64_t next_id = 1;
   for (int t : {8, 32, 64, 128}) {
-    if (t > lm.context_length()) break;
+    if (t + 30 > lm.context_length()) break;
     for (int b : {1, 4, 16, 32}) {
       std::vector<std::vector<TokenId>> seqs(b, std::vector<TokenId>(t, 65));
-      std::vector<std::span<const TokenId>> spans(seqs.begin(), seqs.end());
+      std::vector<std::uint64_t> ids(b);
+      for (auto& id : ids) id = next_id++;
+      auto refs = [&] {
+        std::vector<SequenceRef> r;
+        for (int i = 0; i < b; ++i) r.push_back({ids[i], seqs[i]});
+        return r;
+      };
       std::vector<float> logits;
       std::vector<double> times;
-      for (int i = 0; i < 3; ++i) lm.next_token_logits(spans, logits);
-      for (int i = 0; i < 20; ++i) {
+      lm.next_token_logits(refs(), logits);  // prompt pass (fills a KV cache if the model has one)
+      for (int i = 0; i < 23; ++i) {
+        for (auto& s : seqs) s.push_back(66);
+        auto r = refs();
         auto t0 = Clock::now();
-        lm.next_token_logits(spans, logits);
-        times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+        lm.next_token_logits(r, logits);
+        if (i >= 3) times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
       }
+      for (auto id : ids) lm.release(id);
       const double ms = percentile(times, 0.5) * 1e3;
       std::printf("| %d | %d | %.2f | %.0f |\n", t, b, ms, ms * 1e3 / b);
       std::fflush(stdout);

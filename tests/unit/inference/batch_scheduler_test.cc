@@ -177,8 +177,8 @@ TEST(BatchScheduler, StopSequenceEndsGenerationAndIsNeverStreamed) {
   EXPECT_EQ(sink->result.completion_tokens, 4);
 }
 
-TEST(BatchScheduler, LongSequencesAreCutToTheModelContext) {
-  FakeModel model(/*context=*/8);  // throws if given more than 8 tokens
+TEST(BatchScheduler, ModelSeesWholeSequencesUnderStableIdsAndReleasesThem) {
+  FakeModel model;
   Recorder rec;
   BatchScheduler scheduler(model, {2, 0us, 4}, nullptr);
   auto sink = std::make_shared<RecordingSink>("s", rec);
@@ -187,6 +187,13 @@ TEST(BatchScheduler, LongSequencesAreCutToTheModelContext) {
   EXPECT_EQ(sink->result.finish, FinishReason::kLength);
   EXPECT_EQ(sink->result.prompt_tokens, 20);
   EXPECT_EQ(sink->result.text, "bcdefghijk");
+  // 10 steps of one sequence, all under one id, growing to prompt + 9 generated tokens; the id is
+  // released when the request finishes (the model drops its KV cache).
+  auto ids = model.ids_seen();
+  ASSERT_EQ(ids.size(), 10u);
+  EXPECT_TRUE(std::all_of(ids.begin(), ids.end(), [&](auto id) { return id == ids[0]; }));
+  EXPECT_EQ(model.longest_seen(), 29u);
+  EXPECT_EQ(model.released(), std::vector<std::uint64_t>{ids[0]});
 }
 
 TEST(BatchScheduler, AbortEndsQueuedAndRunningRequestsWithAnError) {

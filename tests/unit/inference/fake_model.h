@@ -3,6 +3,7 @@
 // forward pass, and a Responder that records what the service sends.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -21,7 +22,7 @@ class FakeModel final : public LanguageModel {
   int context_length() const override { return context_; }
   std::string device() const override { return "fake"; }
 
-  void next_token_logits(std::span<const std::span<const TokenId>> sequences,
+  void next_token_logits(std::span<const SequenceRef> sequences,
                          std::vector<float>& logits) override {
     {
       std::unique_lock lock(mu_);
@@ -33,8 +34,12 @@ class FakeModel final : public LanguageModel {
     }
     logits.assign(sequences.size() * 256, 0.0f);
     for (std::size_t i = 0; i < sequences.size(); ++i) {
-      const auto& s = sequences[i];
-      if (s.size() > static_cast<std::size_t>(context_)) throw std::runtime_error("too long");
+      const auto& s = sequences[i].tokens;
+      {
+        std::lock_guard lock(mu_);
+        longest_seen_ = std::max(longest_seen_, s.size());
+        ids_seen_.push_back(sequences[i].id);
+      }
       const int next = script_.empty()
                            ? (s.back() + 1) % 256
                            : static_cast<unsigned char>(script_[s.size() % script_.size()]);
@@ -59,6 +64,22 @@ class FakeModel final : public LanguageModel {
   }
   // The model emits script[len % script.size()] after a sequence of length len.
   void set_script(std::string script) { script_ = std::move(script); }
+  void release(std::uint64_t id) override {
+    std::lock_guard lock(mu_);
+    released_.push_back(id);
+  }
+  std::vector<std::uint64_t> released() {
+    std::lock_guard lock(mu_);
+    return released_;
+  }
+  std::vector<std::uint64_t> ids_seen() {
+    std::lock_guard lock(mu_);
+    return ids_seen_;
+  }
+  std::size_t longest_seen() {
+    std::lock_guard lock(mu_);
+    return longest_seen_;
+  }
   std::vector<int> batch_sizes() {
     std::lock_guard lock(mu_);
     return batch_sizes_;
@@ -72,6 +93,8 @@ class FakeModel final : public LanguageModel {
   bool paused_ = false;
   int in_forward_ = 0;
   std::vector<int> batch_sizes_;
+  std::vector<std::uint64_t> released_, ids_seen_;
+  std::size_t longest_seen_ = 0;
 };
 
 class RecordingResponder final : public Responder {

@@ -19,6 +19,7 @@ struct TorchScriptModelOptions {
   std::string device = "cpu";         // "cpu", "cuda", "cuda:1"
   int fallback_context_length = 256;  // when the model has no max_context attribute
   int intra_op_threads = 0;           // 0: LibTorch's default
+  bool use_kv_cache = true;           // use prefill/decode when the model has them
 };
 
 // Loads the module, moves it to the device and runs one tiny forward pass to check the signature.

@@ -105,6 +105,7 @@ class BatchScheduler {
 
  private:
   struct Sequence {
+    std::uint64_t id = 0;
     GenerationJob job;
     std::vector<TokenId> tokens;  // prompt then generated
     int prompt_tokens = 0;
@@ -138,6 +139,7 @@ class BatchScheduler {
   double service_seconds_ewma_ = 0.5;
 
   std::vector<float> logits_;
+  std::uint64_t next_sequence_id_ = 1;
   std::random_device seed_source_;
   std::thread thread_;
 };
