@@ -124,7 +124,10 @@ def prefill(self, tokens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
   return src;
 }
 
-// One new token per sequence against cached keys/values:
+// One new token per sequence against cached keys/values. Attention is written elementwise
+// ((q * k).sum) rather than as a batched matmul: with one query per sequence, a batched matmul on CPU
+// becomes one small BLAS call per sequence and head, which made a decode step cost linear in the
+// batch size:
 // decode(tokens[B], positions[B], keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T] (true: not a
 // real key)) -> (logits [B,V], new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
 std::string decode_source(const Shape& s) {
@@ -132,7 +135,7 @@ std::string decode_source(const Shape& s) {
 def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor, pad: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     B = tokens.size(0)
     x = (torch.embedding(self.tok_emb, tokens) + torch.embedding(self.pos_emb, positions)).unsqueeze(1)
-    mask = torch.cat([pad, torch.zeros_like(pad.narrow(1, 0, 1))], 1).unsqueeze(1).unsqueeze(1)
+    mask = torch.cat([pad, torch.zeros_like(pad.narrow(1, 0, 1))], 1).unsqueeze(1)
     H = {0}
     Dh = {1}
 )",
@@ -147,9 +150,9 @@ def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor
     v{0} = qkv.narrow(2, {2}, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
     kk = torch.cat([keys.select(0, {0}), k{0}], 2)
     vv = torch.cat([values.select(0, {0}), v{0}], 2)
-    att = torch.matmul(q, kk.transpose(2, 3)) * {3}
+    att = (q * kk).sum(3) * {3}
     att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
-    y = torch.matmul(att, vv).transpose(1, 2).reshape(B, 1, {1})
+    y = (att.unsqueeze(3) * vv).sum(2).reshape(B, 1, {1})
     x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
     h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
     x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2

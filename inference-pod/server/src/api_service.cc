@@ -167,6 +167,13 @@ class ApiService::Completion final : public GenerationSink {
       }
     } else {
       const std::string finish = finish_reason_name(result.finish);
+      // Cached before answering, so that a repeat sent right after the answer hits.
+      if (!cache_key_.empty() && service_.cache_) {
+        service_.cache_->put(
+            cache_key_,
+            CachedCompletion{result.text, finish, result.prompt_tokens, result.completion_tokens},
+            Clock::now());
+      }
       if (request_.stream) {
         json usage = usage_json(result.prompt_tokens, result.completion_tokens);
         send(stream_event(request_.endpoint, id_, request_.model, created_, "", finish, false,
@@ -180,12 +187,6 @@ class ApiService::Completion final : public GenerationSink {
                          {},
                          completion_body(request_.endpoint, id_, request_.model, result.text,
                                          finish, result.prompt_tokens, result.completion_tokens)});
-      }
-      if (!cache_key_.empty() && service_.cache_) {
-        service_.cache_->put(
-            cache_key_,
-            CachedCompletion{result.text, finish, result.prompt_tokens, result.completion_tokens},
-            Clock::now());
       }
     }
     service_.metrics_.observe_request(endpoint, code, priority_, seconds_since(arrived_));

@@ -190,10 +190,7 @@ void BatchScheduler::run() {
         }
         publish_queue_depth_locked();
         lock.unlock();
-        for (auto& s : batch) {
-          if (s.id != 0) model_.release(s.id);
-          finish(s, FinishReason::kError, "server shutting down");
-        }
+        for (auto& s : batch) finish(s, FinishReason::kError, "server shutting down");
         batch.clear();
         lock.lock();
         running_ = 0;
@@ -226,10 +223,7 @@ void BatchScheduler::step(std::vector<Sequence>& batch) {
   try {
     model_.next_token_logits(inputs, logits_);
   } catch (const std::exception& e) {
-    for (auto& s : batch) {
-      model_.release(s.id);
-      finish(s, FinishReason::kError, std::string("model failed: ") + e.what());
-    }
+    for (auto& s : batch) finish(s, FinishReason::kError, std::string("model failed: ") + e.what());
     batch.clear();
     std::lock_guard lock(mu_);
     running_ = 0;
@@ -247,7 +241,6 @@ void BatchScheduler::step(std::vector<Sequence>& batch) {
     std::span<const float> row(logits_.data() + i * vocab, vocab);
     TokenId token = sample_token(row, s.job.params.temperature, s.job.params.top_p, s.rng);
     if (advance(s, token)) {
-      model_.release(s.id);
       finished_seconds += std::chrono::duration<double>(Clock::now() - s.admitted).count();
       ++finished;
     } else {
@@ -300,6 +293,7 @@ bool BatchScheduler::advance(Sequence& s, TokenId token) {
 }
 
 void BatchScheduler::finish(Sequence& s, FinishReason reason, std::string error) {
+  if (s.id != 0) model_.release(s.id);  // before the sink hears of it: state is gone by then
   if (reason != FinishReason::kError && s.generated.size() > s.emitted) {
     s.job.sink->on_text(std::string_view(s.generated).substr(s.emitted));
     s.emitted = s.generated.size();

@@ -60,8 +60,8 @@ struct RequestSize {
   int max_tokens;
 };
 
-// Trace rows scaled to the byte-level test model (context 256): prompt = ContextTokens / 16 in
-// [1, 192] bytes, output = GeneratedTokens / 16 in [1, 32] tokens.
+// Trace rows scaled to the byte-level test models (context 128 and 256): prompt = ContextTokens / 16
+// in [1, 96] bytes (median 63), output = GeneratedTokens / 4 in [1, 32] tokens (median 32).
 std::vector<RequestSize> load_trace(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("trace '" + path + "': cannot open");
@@ -75,8 +75,8 @@ std::vector<RequestSize> load_trace(const std::string& path) {
     std::getline(row, context, ',');
     std::getline(row, generated, ',');
     if (context.empty() || generated.empty()) continue;
-    sizes.push_back({std::clamp(std::stoi(context) / 16, 1, 192),
-                     std::clamp(std::stoi(generated) / 16, 1, 32)});
+    sizes.push_back({std::clamp(std::stoi(context) / 16, 1, 96),
+                     std::clamp(std::stoi(generated) / 4, 1, 32)});
   }
   if (sizes.empty()) throw std::runtime_error("trace '" + path + "': no rows");
   return sizes;

@@ -276,6 +276,7 @@ TEST(ApiService, ReadinessFollowsWarmUpAndDrain) {
 TEST(ApiService, MetricsExposeTheDocumentedNames) {
   Harness h;
   h.call("POST", "/v1/completions", R"({"model":"m","prompt":"a","max_tokens":2})");
+  ASSERT_TRUE(settles_to_zero(h.service));  // request metrics are recorded just after the reply
   const auto text = h.call("GET", "/metrics")->body();
   for (const char* name :
        {"deepseek_inference_request_duration_seconds_bucket{endpoint=\"completions\"",
