@@ -83,8 +83,17 @@ BatchScheduler::~BatchScheduler() {
 std::expected<void, QueueFull> BatchScheduler::submit(GenerationJob job) {
   {
     std::lock_guard lock(mu_);
-    if (!accepting_ || high_.size() + normal_.size() >= options_.max_queue) {
+    const std::size_t waiting = high_.size() + normal_.size();
+    if (!accepting_ || waiting >= options_.max_queue) {
       return std::unexpected(QueueFull{retry_after_locked()});
+    }
+    if (options_.max_queue_wait.count() > 0 && completions_per_second_ > 0) {
+      // Requests ahead of this one (all of them for normal priority, the high ones for high).
+      const std::size_t ahead = job.priority == Priority::kHigh ? high_.size() : waiting;
+      const double wait = static_cast<double>(ahead) / completions_per_second_;
+      if (wait > std::chrono::duration<double>(options_.max_queue_wait).count()) {
+        return std::unexpected(QueueFull{std::max(1, static_cast<int>(std::ceil(wait)))});
+      }
     }
     auto& queue = job.priority == Priority::kHigh ? high_ : normal_;
     queue.emplace_back(std::move(job), Clock::now());
@@ -134,6 +143,11 @@ void BatchScheduler::abort_all() {
 std::size_t BatchScheduler::queue_depth() const {
   std::lock_guard lock(mu_);
   return high_.size() + normal_.size();
+}
+
+double BatchScheduler::completions_per_second() const {
+  std::lock_guard lock(mu_);
+  return completions_per_second_;
 }
 
 std::size_t BatchScheduler::running() const {
@@ -250,6 +264,23 @@ void BatchScheduler::step(std::vector<Sequence>& batch) {
   batch.swap(next);
   std::lock_guard lock(mu_);
   running_ = batch.size();
+  // Completion rate over windows of >= 200 ms of busy time; a gap of over a second (idle model)
+  // restarts the window so that idle time does not dilute the rate.
+  const auto now = Clock::now();
+  if (window_start_ == Clock::time_point{} || start - last_step_end_ > std::chrono::seconds(1)) {
+    window_start_ = start;
+    completions_in_window_ = 0;
+  }
+  last_step_end_ = now;
+  completions_in_window_ += static_cast<std::size_t>(finished);
+  if (now - window_start_ >= std::chrono::milliseconds(200)) {
+    const double rate =
+        completions_in_window_ / std::chrono::duration<double>(now - window_start_).count();
+    completions_per_second_ =
+        completions_per_second_ == 0 ? rate : 0.7 * completions_per_second_ + 0.3 * rate;
+    window_start_ = now;
+    completions_in_window_ = 0;
+  }
   if (finished > 0) {
     service_seconds_ewma_ = 0.8 * service_seconds_ewma_ + 0.2 * (finished_seconds / finished);
   }

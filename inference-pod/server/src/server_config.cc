@@ -83,6 +83,11 @@ const std::vector<Setting>& settings() {
        int_field(&ServerConfig::max_wait_us, 0, 10'000'000), show(&ServerConfig::max_wait_us)},
       {"max-queue", "waiting requests beyond this get 429 + Retry-After",
        int_field(&ServerConfig::max_queue, 0, 1'000'000), show(&ServerConfig::max_queue)},
+      {"max-queue-wait-ms",
+       "also 429 when the expected queue wait (requests ahead / measured completions per second) "
+       "exceeds this (0: off)",
+       int_field(&ServerConfig::max_queue_wait_ms, 0, 3'600'000),
+       show(&ServerConfig::max_queue_wait_ms)},
       {"max-tokens-limit", "largest max_tokens a request may ask for (above: 400)",
        int_field(&ServerConfig::max_tokens_limit, 1, 1'000'000),
        show(&ServerConfig::max_tokens_limit)},

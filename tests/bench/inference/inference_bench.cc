@@ -60,8 +60,8 @@ struct RequestSize {
   int max_tokens;
 };
 
-// Trace rows scaled to the byte-level test models (context 128 and 256): prompt = ContextTokens / 16
-// in [1, 96] bytes (median 63), output = GeneratedTokens / 4 in [1, 32] tokens (median 32).
+// Trace rows scaled to the byte-level test models (context 128 and 256): prompt = ContextTokens /
+// 16 in [1, 96] bytes (median 63), output = GeneratedTokens / 4 in [1, 32] tokens (median 32).
 std::vector<RequestSize> load_trace(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("trace '" + path + "': cannot open");
@@ -75,8 +75,8 @@ std::vector<RequestSize> load_trace(const std::string& path) {
     std::getline(row, context, ',');
     std::getline(row, generated, ',');
     if (context.empty() || generated.empty()) continue;
-    sizes.push_back({std::clamp(std::stoi(context) / 16, 1, 96),
-                     std::clamp(std::stoi(generated) / 4, 1, 32)});
+    sizes.push_back(
+        {std::clamp(std::stoi(context) / 16, 1, 96), std::clamp(std::stoi(generated) / 4, 1, 32)});
   }
   if (sizes.empty()) throw std::runtime_error("trace '" + path + "': no rows");
   return sizes;
@@ -109,7 +109,7 @@ long rss_kib(pid_t pid) {
 }
 
 std::unique_ptr<ServerProcess> start_server(const Options& o, int max_batch, int max_wait_us,
-                                            int max_queue) {
+                                            int max_queue, int max_queue_wait_ms = 0) {
   auto server =
       std::make_unique<ServerProcess>(o.server,
                                       std::vector<std::string>{"--model",
@@ -122,6 +122,8 @@ std::unique_ptr<ServerProcess> start_server(const Options& o, int max_batch, int
                                                                std::to_string(max_batch),
                                                                "--max-wait-us",
                                                                std::to_string(max_wait_us),
+                                                               "--max-queue-wait-ms",
+                                                               std::to_string(max_queue_wait_ms),
                                                                "--max-queue",
                                                                std::to_string(max_queue),
                                                                "--rate-limit-per-second",
@@ -424,14 +426,17 @@ void overload_mode(const Options& o, const std::vector<RequestSize>& sizes, Capa
     capacity = sweep(o, "Batching on", o.max_batch, 2000, sizes);
   }
   // A queue that drains within about half the bound at capacity keeps admitted p99 within it.
-  const int queue = std::max(1, static_cast<int>(capacity.throughput * o.bound_ms / 1e3 * 0.5));
-  auto server = start_server(o, o.max_batch, 2000, queue);
+  // The queue is bounded by expected wait (half the latency bound), measured by the server itself,
+  // not by a count derived from the capacity measured here.
+  const int queue = 4096;
+  const int queue_wait_ms = static_cast<int>(o.bound_ms / 2);
+  auto server = start_server(o, o.max_batch, 2000, queue, queue_wait_ms);
   const long rss_start = rss_kib(server->pid());
   const double rate = 2 * capacity.throughput;
   std::printf(
-      "\n## %s: open loop at 2x capacity (%.1f req/s offered, capacity %.1f), max queue %d, %d "
-      "s\n\n",
-      soak ? "Soak" : "Overload", rate, capacity.throughput, queue, seconds);
+      "\n## %s: open loop at 2x capacity (%.1f req/s offered, capacity %.1f), max queue %d, "
+      "max queue wait %d ms, %d s\n\n",
+      soak ? "Soak" : "Overload", rate, capacity.throughput, queue, queue_wait_ms, seconds);
   std::vector<std::pair<int, long>> rss_samples{{0, rss_start}};
   RunResult r;
   if (soak) {

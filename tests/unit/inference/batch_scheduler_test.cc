@@ -161,6 +161,35 @@ TEST(BatchScheduler, FullQueueRefusesWithRetryAfter) {
   EXPECT_EQ(rec.finished, 3);
 }
 
+TEST(BatchScheduler, ExpectedWaitBoundRefusesBeforeTheCountBound) {
+  FakeModel model;
+  Recorder rec;
+  BatchScheduler scheduler(model, {1, 0us, 100, 1us}, nullptr);
+  // No rate measured yet: only the count bound applies.
+  EXPECT_EQ(scheduler.completions_per_second(), 0);
+  // 300 ms of steady one-token requests measure the completion rate.
+  int n = 0;
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(scheduler.submit(job(std::make_shared<RecordingSink>("warm", rec), "a", 1)));
+    rec.wait_for(++n);
+  }
+  ASSERT_GT(scheduler.completions_per_second(), 0);
+  model.pause();
+  ASSERT_TRUE(scheduler.submit(job(std::make_shared<RecordingSink>("running", rec), "a", 1)));
+  model.wait_in_forward();
+  // Nothing waits yet: expected wait 0, accepted. One waiting: 1 / rate > 1 us, refused.
+  ASSERT_TRUE(scheduler.submit(job(std::make_shared<RecordingSink>("first", rec), "a", 1)));
+  auto refused = scheduler.submit(job(std::make_shared<RecordingSink>("second", rec), "a", 1));
+  ASSERT_FALSE(refused);
+  EXPECT_GE(refused.error().retry_after_seconds, 1);
+  // A high-priority request waits only behind high-priority ones.
+  EXPECT_TRUE(
+      scheduler.submit(job(std::make_shared<RecordingSink>("high", rec), "a", 1, Priority::kHigh)));
+  model.resume();
+  rec.wait_for(n + 3);
+}
+
 TEST(BatchScheduler, StopSequenceEndsGenerationAndIsNeverStreamed) {
   FakeModel model;
   model.set_script("xyzab");  // after "x": y z a b x y ...

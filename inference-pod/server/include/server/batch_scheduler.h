@@ -70,6 +70,9 @@ struct SchedulerOptions {
   int max_batch_size = 16;                   // 1 turns batching off
   std::chrono::microseconds max_wait{2000};  // how long an idle model waits for a batch to fill
   std::size_t max_queue = 256;               // waiting requests beyond this are refused
+  // Also refuse when the expected wait (requests ahead / measured completion rate) exceeds this;
+  // zero: no wait bound. Adapts the queue to what the machine actually sustains.
+  std::chrono::microseconds max_queue_wait{0};
 };
 
 struct QueueFull {
@@ -99,8 +102,9 @@ class BatchScheduler {
   // Ends every queued and running job now with FinishReason::kError "server shutting down".
   void abort_all();
 
-  std::size_t queue_depth() const;  // waiting, both priorities
-  std::size_t running() const;      // in the current batch
+  std::size_t queue_depth() const;        // waiting, both priorities
+  double completions_per_second() const;  // measured while busy; 0 until known
+  std::size_t running() const;            // in the current batch
   const SchedulerOptions& options() const { return options_; }
 
  private:
@@ -137,6 +141,10 @@ class BatchScheduler {
   bool exit_ = false;
   std::size_t running_ = 0;
   double service_seconds_ewma_ = 0.5;
+  double completions_per_second_ = 0;  // 0 until measured
+  std::size_t completions_in_window_ = 0;
+  std::chrono::steady_clock::time_point window_start_{};
+  std::chrono::steady_clock::time_point last_step_end_{};
 
   std::vector<float> logits_;
   std::uint64_t next_sequence_id_ = 1;

@@ -20,6 +20,7 @@ struct ServerConfig {
   int max_batch_size = 16;
   int max_wait_us = 2000;
   int max_queue = 256;
+  int max_queue_wait_ms = 0;
   int max_tokens_limit = 512;
   int default_max_tokens = 16;
   int max_body_bytes = 1 << 20;
