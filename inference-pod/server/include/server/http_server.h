@@ -1,0 +1,31 @@
+// The HTTP front end: a cpprestsdk http_listener that turns each request into an HttpRequest for
+// ApiService and sends its answer back, streaming server-sent events with chunked transfer
+// encoding.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "server/api_service.h"
+
+namespace dso::inference {
+
+class HttpServer {
+ public:
+  // `url` like "http://0.0.0.0:8000". Bodies above max_body_bytes (by Content-Length) are not read.
+  HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes);
+  ~HttpServer();
+
+  // Starts listening. Fails (naming the URL) when the address cannot be bound.
+  std::expected<void, std::string> open();
+  // Stops listening; connections still open are closed. Idempotent.
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dso::inference

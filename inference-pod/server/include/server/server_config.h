@@ -1,0 +1,52 @@
+// Configuration of deepseek-inference-server: every setting is a flag and an environment variable
+// (DEEPSEEK_INFERENCE_<FLAG>, e.g. --max-batch-size and DEEPSEEK_INFERENCE_MAX_BATCH_SIZE); a flag
+// wins over the environment. help_text() lists them all with their defaults.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <string>
+
+namespace dso::inference {
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  std::string model_path;
+  std::string model_name = "deepseek-byte-lm";
+  std::string device = "cpu";
+  int threads = 0;
+  int max_batch_size = 16;
+  int max_wait_us = 2000;
+  int max_queue = 256;
+  int max_queue_wait_ms = 0;
+  int max_tokens_limit = 512;
+  int default_max_tokens = 16;
+  int max_body_bytes = 1 << 20;
+  double rate_limit_per_second = 100;
+  double rate_limit_per_hour = 5000;
+  std::string api_keys;
+  int api_keys_reload_s = 30;
+  int cache_max_bytes = 64 << 20;
+  int cache_ttl_s = 300;
+  int warmup_batches = 3;
+  int drain_timeout_s = 30;
+  int gpu_metrics_interval_s = 5;
+};
+
+struct ParsedArgs {
+  ServerConfig config;
+  bool help = false;
+};
+
+using GetEnv = std::function<const char*(const char*)>;
+
+// Reads the environment through `getenv`, then the flags. Fails with a one-line message naming the
+// flag or variable and the bad value.
+std::expected<ParsedArgs, std::string> parse_server_args(int argc, const char* const* argv,
+                                                         const GetEnv& getenv);
+
+std::string help_text();
+
+}  // namespace dso::inference

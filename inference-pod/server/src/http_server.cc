@@ -1,0 +1,164 @@
+// cpprestsdk adapter for ApiService (see http_server.h). The only translation unit that includes
+// cpprestsdk's listener headers.
+#include "server/http_server.h"
+
+#include <cpprest/http_listener.h>
+#include <cpprest/producerconsumerstream.h>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+
+namespace dso::inference {
+namespace {
+
+namespace http = web::http;
+
+void ignore_failure(pplx::task<void> task) {
+  task.then([](pplx::task<void> t) {
+    try {
+      t.get();
+    } catch (const std::exception&) {
+      // The client went away; nothing to do.
+    }
+  });
+}
+
+class CppRestResponder final : public Responder {
+ public:
+  explicit CppRestResponder(http::http_request request) : request_(std::move(request)) {}
+
+  void reply(HttpResponse r) override {
+    http::http_response response(static_cast<http::status_code>(r.status));
+    for (auto& [name, value] : r.headers) response.headers().add(name, value);
+    if (request_.method() == http::methods::HEAD) r.body.clear();
+    response.set_body(std::move(r.body), r.content_type);
+    ignore_failure(request_.reply(response));
+  }
+
+  void start_stream(int status, const std::string& content_type, Headers headers) override {
+    http::http_response response(static_cast<http::status_code>(status));
+    for (auto& [name, value] : headers) response.headers().add(name, value);
+    response.set_body(concurrency::streams::istream(buffer_), content_type);
+    ignore_failure(request_.reply(response));
+  }
+
+  void write(std::string chunk) override {
+    auto data = std::make_shared<std::string>(std::move(chunk));
+    buffer_.putn_nocopy(reinterpret_cast<const std::uint8_t*>(data->data()), data->size())
+        .then([data](pplx::task<std::size_t> t) {
+          try {
+            t.get();
+          } catch (const std::exception&) {
+          }
+        });
+    buffer_.sync().then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception&) {
+      }
+    });
+  }
+
+  void end() override { buffer_.close(std::ios_base::out); }
+
+ private:
+  http::http_request request_;
+  concurrency::streams::producer_consumer_buffer<std::uint8_t> buffer_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(std::string u, ApiService& s, std::size_t max_body)
+      : url(std::move(u)), service(s), max_body_bytes(max_body) {}
+
+  void handle(http::http_request request) {
+    auto responder = std::make_shared<CppRestResponder>(request);
+    auto r = std::make_shared<HttpRequest>();
+    r->method = request.method();
+    r->path = request.request_uri().path();
+    for (const auto& [name, value] : request.headers()) {
+      std::string lower = name;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      r->headers[lower] = value;
+    }
+    r->client_address = request.remote_address();
+    if (r->method != http::methods::POST) {
+      dispatch(*r, responder);
+      return;
+    }
+    if (request.headers().content_length() > max_body_bytes) {
+      r->body_too_large = true;
+      dispatch(*r, responder);
+      return;
+    }
+    request.extract_vector().then([this, r, responder](pplx::task<std::vector<unsigned char>> t) {
+      try {
+        auto body = t.get();
+        r->body.assign(body.begin(), body.end());
+        r->body_too_large = r->body.size() > max_body_bytes;
+      } catch (const std::exception&) {
+        responder->reply(HttpResponse{
+            400,
+            "application/json",
+            {},
+            error_body({400, "invalid_request_error", "could not read the request body", "", ""})});
+        return;
+      }
+      dispatch(*r, responder);
+    });
+  }
+
+  void dispatch(const HttpRequest& r, const std::shared_ptr<CppRestResponder>& responder) {
+    try {
+      service.handle(r, responder);
+    } catch (const std::exception& e) {
+      // A bug, not bad input: answer 500 and keep serving.
+      std::cerr << "deepseek-inference-server: internal error on " << r.method << " " << r.path
+                << ": " << e.what() << "\n";
+      responder->reply(HttpResponse{500,
+                                    "application/json",
+                                    {},
+                                    error_body({500, "server_error", "internal error", "", ""})});
+    }
+  }
+
+  std::string url;
+  ApiService& service;
+  std::size_t max_body_bytes;
+  std::unique_ptr<http::experimental::listener::http_listener> listener;
+};
+
+HttpServer::HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes)
+    : impl_(std::make_unique<Impl>(std::move(url), service, max_body_bytes)) {}
+
+HttpServer::~HttpServer() {
+  close();
+}
+
+std::expected<void, std::string> HttpServer::open() {
+  try {
+    impl_->listener =
+        std::make_unique<http::experimental::listener::http_listener>(web::uri(impl_->url));
+    impl_->listener->support(
+        [impl = impl_.get()](http::http_request request) { impl->handle(std::move(request)); });
+    impl_->listener->open().wait();
+  } catch (const std::exception& e) {
+    impl_->listener.reset();
+    return std::unexpected("listen on " + impl_->url + ": " + e.what());
+  }
+  return {};
+}
+
+void HttpServer::close() {
+  if (!impl_ || !impl_->listener) return;
+  try {
+    impl_->listener->close().wait();
+  } catch (const std::exception&) {
+  }
+  impl_->listener.reset();
+}
+
+}  // namespace dso::inference

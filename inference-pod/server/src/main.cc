@@ -1,0 +1,172 @@
+// deepseek-inference-server: loads a TorchScript model, warms it up, serves the OpenAI-compatible
+// API with dynamic batching, and drains gracefully on SIGTERM (see --help and
+// docs/inference-server.md).
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "model/torchscript_model.h"
+#include "server/api_keys.h"
+#include "server/api_service.h"
+#include "server/batch_scheduler.h"
+#include "server/gpu_monitor.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/rate_limiter.h"
+#include "server/response_cache.h"
+#include "server/server_config.h"
+
+namespace {
+
+using namespace dso::inference;
+using Clock = std::chrono::steady_clock;
+
+void log(const std::string& line) {
+  std::cerr << "deepseek-inference-server: " << line << std::endl;
+}
+
+int serve(const ServerConfig& config) {
+  auto model = load_torchscript_model({config.model_path, config.device, 256, config.threads});
+  if (!model) {
+    log(model.error());
+    return 1;
+  }
+  auto& lm = **model;
+  log("loaded " + config.model_path + " on " + lm.device() + " (vocab " +
+      std::to_string(lm.vocab_size()) + ", context " + std::to_string(lm.context_length()) + ")");
+
+  std::optional<ApiKeyStore> keys;
+  if (!config.api_keys.empty()) {
+    auto loaded = ApiKeyStore::load(config.api_keys);
+    if (!loaded) {
+      log(loaded.error());
+      return 1;
+    }
+    keys = std::move(*loaded);
+    log("API keys required (" + std::to_string(keys->size()) + " loaded from " + config.api_keys +
+        ")");
+  }
+
+  ServerMetrics metrics({config.model_name, lm.device(), config.max_batch_size,
+                         static_cast<std::size_t>(config.max_queue)});
+  BatchScheduler scheduler(lm,
+                           {config.max_batch_size, std::chrono::microseconds(config.max_wait_us),
+                            static_cast<std::size_t>(config.max_queue),
+                            std::chrono::milliseconds(config.max_queue_wait_ms)},
+                           &metrics);
+  RateLimiter limiter({config.rate_limit_per_second, config.rate_limit_per_hour});
+  std::optional<ResponseCache> cache;
+  if (config.cache_max_bytes > 0) {
+    cache.emplace(CacheOptions{static_cast<std::size_t>(config.cache_max_bytes),
+                               std::chrono::seconds(config.cache_ttl_s), 100000});
+  }
+  ServiceOptions options;
+  options.limits = {config.model_name, config.max_tokens_limit, config.default_max_tokens,
+                    static_cast<std::size_t>(config.max_body_bytes)};
+  options.max_body_bytes = static_cast<std::size_t>(config.max_body_bytes);
+  ApiService service(options, scheduler, limiter, keys ? &*keys : nullptr,
+                     cache ? &*cache : nullptr, metrics);
+
+  const std::string url = "http://" + config.host + ":" + std::to_string(config.port);
+  HttpServer server(url, service, options.max_body_bytes);
+  if (auto opened = server.open(); !opened) {
+    log(opened.error());
+    return 1;
+  }
+  log("listening on " + url + " (not ready: warming up)");
+
+  // Model preloading: full-size batches before the first user request.
+  const auto warm_start = Clock::now();
+  try {
+    scheduler.warm_up(config.warmup_batches, config.max_batch_size,
+                      std::min(64, lm.context_length()));
+  } catch (const std::exception& e) {
+    log(std::string("warm-up failed: ") + e.what());
+    return 1;
+  }
+  service.set_ready(true);
+  log("ready after " + std::to_string(config.warmup_batches) + " warm-up batches in " +
+      std::to_string(std::chrono::duration<double>(Clock::now() - warm_start).count()) + " s");
+
+  std::unique_ptr<GpuMonitor> gpu = lm.device().starts_with("cuda") ? GpuMonitor::open() : nullptr;
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  auto last_gpu = Clock::now() - std::chrono::hours(1);
+  auto last_keys = Clock::now();
+  for (;;) {
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining " +
+          std::to_string(service.in_flight()) + " in-flight requests (deadline " +
+          std::to_string(config.drain_timeout_s) + " s)");
+      break;
+    }
+    const auto now = Clock::now();
+    if (gpu && now - last_gpu >= std::chrono::seconds(config.gpu_metrics_interval_s)) {
+      for (const auto& s : gpu->sample()) {
+        metrics.set_gpu(s.index, s.utilization_ratio, s.memory_used_bytes, s.memory_total_bytes);
+      }
+      last_gpu = now;
+    }
+    if (keys && config.api_keys_reload_s > 0 &&
+        now - last_keys >= std::chrono::seconds(config.api_keys_reload_s)) {
+      if (auto reloaded = keys->reload(); !reloaded) log(reloaded.error() + " (keeping old keys)");
+      last_keys = now;
+    }
+  }
+
+  // Drain: not ready, refuse new work, let accepted requests finish within the deadline.
+  service.begin_drain();
+  scheduler.stop_accepting();
+  const auto deadline = Clock::now() + std::chrono::seconds(config.drain_timeout_s);
+  while (service.in_flight() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (service.in_flight() > 0) {
+    log("drain deadline passed with " + std::to_string(service.in_flight()) +
+        " requests in flight: ending them with 503");
+    scheduler.abort_all();
+    const auto grace = Clock::now() + std::chrono::seconds(2);
+    while (service.in_flight() > 0 && Clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  // Give the network layer a moment to flush the last responses before the listener closes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.close();
+  log("drained; exiting");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken synchronously by the main thread: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto parsed = parse_server_args(argc, argv, [](const char* name) { return std::getenv(name); });
+  if (!parsed) {
+    std::cerr << "deepseek-inference-server: " << parsed.error() << "\n";
+    return 2;
+  }
+  if (parsed->help) {
+    std::cout << help_text();
+    return 0;
+  }
+  try {
+    return serve(parsed->config);
+  } catch (const std::exception& e) {
+    log(std::string("fatal: ") + e.what());
+    return 1;
+  }
+}
