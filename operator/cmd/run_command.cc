@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "command.h"
@@ -263,15 +264,27 @@ int run(std::span<char* const> args) {
 
   std::atomic<bool> running{false};
   std::atomic<bool> shutting_down{false};
+  std::mutex lifecycle_mu;  // orders starting the controllers against shutting down
+  std::thread starter;      // starts the controllers once this process leads
   auto start_controllers = [&] {
     for (auto& i : service_informers) i->start();
     for (auto& i : deployment_informers) i->start();
-    for (auto& i : service_informers) i->wait_for_sync(std::chrono::minutes(2));
-    for (auto& i : deployment_informers) i->wait_for_sync(std::chrono::minutes(2));
+    // Wait for the caches (reconciling from a partial cache would act on a partial view), but give
+    // way at once to a shutdown.
+    auto synced = [&](const std::vector<kube::InformerPtr>& informers) {
+      for (auto& i : informers) {
+        while (!i->wait_for_sync(std::chrono::milliseconds(200))) {
+          if (shutting_down) return false;
+        }
+      }
+      return true;
+    };
+    if (!synced(service_informers) || !synced(deployment_informers)) return;
+    std::lock_guard lock(lifecycle_mu);
+    if (shutting_down) return;
     controller_loop.start();
     running = true;
-    log.info("controllers started",
-             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
+    log.info("controllers started", {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
   };
 
   std::unique_ptr<kube::HealthServer> health;
@@ -304,7 +317,8 @@ int run(std::span<char* const> args) {
     le.metrics = metrics;
     le.on_started_leading = [&] {
       log.info("became leader", {{"lease", le.lease_namespace + "/" + le.lease_name}});
-      std::thread(start_controllers).detach();
+      std::lock_guard lock(lifecycle_mu);
+      if (!shutting_down) starter = std::thread(start_controllers);
     };
     le.on_stopped_leading = [&] {
       if (shutting_down) return;
@@ -317,13 +331,19 @@ int run(std::span<char* const> args) {
     log.info("waiting for the leader lease", {{"identity", elector->identity()}});
     elector_thread = std::jthread([&](std::stop_token stop) { elector->run(stop); });
   } else {
-    start_controllers();
+    starter = std::thread(start_controllers);
   }
 
   int signal = 0;
   sigwait(&signals, &signal);
-  shutting_down = true;
+  {
+    std::lock_guard lock(lifecycle_mu);
+    shutting_down = true;
+  }
   log.info("shutting down", {{"signal", strsignal(signal)}});
+  // Order: stop acting (workers finish their current reconcile), then stop watching, then release
+  // the Lease, so that no other replica leads while this one still writes.
+  if (starter.joinable()) starter.join();
   controller_loop.stop();
   for (auto& i : service_informers) i->stop();
   for (auto& i : deployment_informers) i->stop();
