@@ -249,7 +249,9 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
     std::lock_guard lock(rv_mu_);
     lo.resource_version = from_scratch ? "" : (rv_.empty() ? "0" : rv_);
   }
+  const auto list_start = std::chrono::steady_clock::now();
   auto list = client_->list_all(options_.resource, options_.ns, lo, options_.list_page_size);
+  const auto listed = std::chrono::steady_clock::now();
   if (stop.stop_requested()) return false;
   if (!list) {
     if (list.error().is_gone()) ++gone_;
@@ -283,6 +285,12 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
     std::lock_guard rv_lock(rv_mu_);
     rv_ = list->resource_version;
   }
+  const auto seconds = [](auto d) {
+    return std::to_string(std::chrono::duration<double>(d).count());
+  };
+  log("listed " + std::to_string(seen.size()) + " objects at resourceVersion " +
+      list->resource_version + " (LIST " + seconds(listed - list_start) +
+      " s, cache and handlers " + seconds(std::chrono::steady_clock::now() - listed) + " s)");
   const bool first = !synced_.exchange(true);
   if (!first) {
     ++relists_;

@@ -124,6 +124,7 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
   options.resource = kCm;
   options.ns = kNs;
   options.storage = storage;
+  options.on_log = [](const std::string& m) { std::fprintf(stderr, "informer: %s\n", m.c_str()); };
   if (strip_managed_fields)
     options.transform = [](Json& o) { o["metadata"].erase("managedFields"); };
   Informer informer(client, options);
