@@ -7,6 +7,7 @@
 // Environment: DSO_CLUSTER_ROOT (as for the integration fixtures), DSO_BENCH_CLIENT_GO (the Go
 // peer binary; skipped when absent).
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -226,6 +227,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kube_informer_bench: unknown argument %s\n", a.c_str());
       return 2;
     }
+  }
+  if (!go.empty() && ::access(go.c_str(), X_OK) != 0) {
+    std::fprintf(stderr,
+                 "kube_informer_bench: client-go peer %s not built (cmake --build build --target "
+                 "bench_client_go); measuring dso::kube only\n",
+                 go.c_str());
+    go.clear();
   }
   const auto cluster = dso::testing::LocalCluster::open(cluster_name);
   auto config = load_kubeconfig({cluster.kubeconfig});
