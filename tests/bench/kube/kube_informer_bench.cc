@@ -210,7 +210,7 @@ double queue_throughput(int keys, int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cluster_name = "ctest", go;
+  std::string cluster_name = "ctest", go, only;
   int objects = 10000, updates = 500;
   if (const char* g = std::getenv("DSO_BENCH_CLIENT_GO")) go = g;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -223,6 +223,8 @@ int main(int argc, char** argv) {
       updates = std::stoi(argv[i + 1]);
     else if (a == "--go")
       go = argv[i + 1];
+    else if (a == "--only")  // parsed | compact | strip: one C++ row, no Go peer
+      only = argv[i + 1];
     else {
       std::fprintf(stderr, "kube_informer_bench: unknown argument %s\n", a.c_str());
       return 2;
@@ -265,6 +267,13 @@ int main(int argc, char** argv) {
                  std::chrono::duration<double>(SteadyClock::now() - t2).count());
   }
   std::vector<Row> rows;
+  if (!only.empty()) {
+    const Row r =
+        run_cpp(client, updates, only == "compact" ? CacheStorage::kCompact : CacheStorage::kParsed,
+                only == "strip");
+    std::printf("%s: sync %.2f s, %.0f B/object\n", r.peer.c_str(), r.sync_s, r.bytes_per_object);
+    return 0;
+  }
   if (!go.empty()) rows.push_back(run_go(go, cluster.kubeconfig.string(), updates));
   rows.push_back(run_cpp(client, updates, CacheStorage::kParsed, false));
   rows.push_back(run_cpp(client, updates, CacheStorage::kCompact, false));
