@@ -41,7 +41,9 @@ enum class CacheStorage {
 
 // A thread-safe cache keyed by "namespace/name" with secondary indexes. Readers get shared
 // pointers to immutable objects: they stay valid after the cache moves on. With kCompact storage
-// every read (get/list/by_index) decodes a fresh copy, about a microsecond per 100 bytes.
+// every read (get/list/by_index) decodes a fresh copy, about a microsecond per 100 bytes; a bulk
+// load (the informer's LIST) is packed just after the informer reports synced, so packing does not
+// delay the sync.
 class Indexer {
  public:
   explicit Indexer(CacheStorage storage = CacheStorage::kParsed) : storage_(storage) {}
@@ -57,12 +59,18 @@ class Indexer {
   std::size_t size() const;
 
   // Mutators (used by the informer). Return the previous object, or nullptr.
-  ObjectPtr upsert(const std::string& key, ObjectPtr object);
+  // With kCompact storage and defer_packing, the object is kept parsed until compact_all().
+  ObjectPtr upsert(const std::string& key, ObjectPtr object, bool defer_packing = false);
+  // kCompact: encodes every object still held parsed (after a bulk load), in batches, without
+  // blocking readers for long. No-op for kParsed.
+  void compact_all();
+  // Objects held parsed although the storage is kCompact (0 once compact_all() is done).
+  std::size_t pending_compaction() const;
   ObjectPtr erase(const std::string& key);
 
  private:
   struct Slot {
-    ObjectPtr parsed;    // kParsed
+    ObjectPtr parsed;    // kParsed, or kCompact before packing
     std::string packed;  // kCompact: MessagePack
   };
   void index_locked(const std::string& key, const Json* old_object, const Json* new_object);
