@@ -75,7 +75,9 @@ TEST(Informer, ListsThenWatchesAddsUpdatesDeletes) {
   const Resource cm = Resource::config_maps();
   ASSERT_TRUE(client->create(cm, "ns", config_map("a", "1")));
   ASSERT_TRUE(client->create(cm, "other", config_map("z", "1")));
-  Informer informer(client, fast_options());
+  auto options = fast_options();
+  options.storage = CacheStorage::kParsed;  // the other tests run the default, compact
+  Informer informer(client, options);
   Recorder rec;
   informer.add_handlers(rec.handlers());
   informer.start();

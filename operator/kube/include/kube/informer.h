@@ -35,8 +35,8 @@ IndexFunc index_by_controller_owner();               // "Kind/name" of the contr
 
 // How the cache holds objects.
 enum class CacheStorage {
-  kParsed,   // parsed JSON trees: reads cost nothing, ~3.5 KB per small ConfigMap
-  kCompact,  // MessagePack bytes, parsed again on every read: ~4x less memory, reads cost a parse
+  kParsed,   // parsed JSON trees: reads cost nothing, ~3.6 KB per small ConfigMap
+  kCompact,  // MessagePack bytes, decoded on every read: ~0.8 KB per small ConfigMap
 };
 
 // A thread-safe cache keyed by "namespace/name" with secondary indexes. Readers get shared
@@ -102,7 +102,9 @@ struct InformerOptions {
   // Watch timeoutSeconds is uniform in [min, 2*min) (client-go: 5 minutes).
   std::chrono::seconds min_watch_timeout{300};
   long list_page_size = 500;  // for relists from etcd; the first list (RV "0") is served whole
-  CacheStorage storage = CacheStorage::kParsed;
+  // kCompact (default): ~4x less memory than parsed trees, below client-go's typed cache; each
+  // read decodes a copy. kParsed: free reads, for small caches read in hot loops.
+  CacheStorage storage = CacheStorage::kCompact;
   BackoffPolicy backoff;  // client-go's reflector backoff by default
   // Applied to every object before it is cached (client-go's SetTransform), e.g. to drop
   // metadata.managedFields and save memory.
