@@ -60,8 +60,46 @@ IndexFunc index_by_controller_owner() {
 // ---- Indexer ----
 
 ObjectPtr Indexer::decode(const Slot& slot) const {
-  if (storage_ == CacheStorage::kParsed) return slot.parsed;
+  if (slot.parsed) return slot.parsed;
+  if (slot.packed.empty()) return nullptr;
   return std::make_shared<const Json>(Json::from_msgpack(slot.packed));
+}
+
+void Indexer::compact_all() {
+  if (storage_ != CacheStorage::kCompact) return;
+  constexpr std::size_t kBatch = 256;
+  while (true) {
+    std::vector<std::pair<std::string, ObjectPtr>> batch;
+    {
+      std::shared_lock lock(mu_);
+      for (const auto& [key, slot] : items_) {
+        if (slot.parsed) batch.emplace_back(key, slot.parsed);
+        if (batch.size() == kBatch) break;
+      }
+    }
+    if (batch.empty()) return;
+    std::vector<std::string> packed(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::vector<std::uint8_t> bytes = Json::to_msgpack(*batch[i].second);
+      packed[i].assign(bytes.begin(), bytes.end());
+    }
+    std::unique_lock lock(mu_);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto it = items_.find(batch[i].first);
+      // Replaced meanwhile by a newer object (packed or not): leave it to that writer.
+      if (it == items_.end() || it->second.parsed != batch[i].second) continue;
+      it->second.packed = std::move(packed[i]);
+      it->second.parsed.reset();
+    }
+  }
+}
+
+std::size_t Indexer::pending_compaction() const {
+  if (storage_ != CacheStorage::kCompact) return 0;
+  std::shared_lock lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [key, slot] : items_) n += slot.parsed ? 1 : 0;
+  return n;
 }
 
 void Indexer::add_index(const std::string& name, IndexFunc fn) {
@@ -131,21 +169,23 @@ std::size_t Indexer::size() const {
   return items_.size();
 }
 
-ObjectPtr Indexer::upsert(const std::string& key, ObjectPtr object) {
+ObjectPtr Indexer::upsert(const std::string& key, ObjectPtr object, bool defer_packing) {
   std::string packed;
-  if (storage_ == CacheStorage::kCompact) {
+  const bool pack = storage_ == CacheStorage::kCompact && !defer_packing;
+  if (pack) {
     std::vector<std::uint8_t> bytes = Json::to_msgpack(*object);
     packed.assign(bytes.begin(), bytes.end());
   }
   std::unique_lock lock(mu_);
   Slot& slot = items_[key];
   ObjectPtr old;
-  if (storage_ == CacheStorage::kParsed) {
-    old = std::move(slot.parsed);
-    slot.parsed = object;
-  } else {
-    if (!slot.packed.empty()) old = decode(slot);
+  old = decode(slot);
+  if (pack) {
+    slot.parsed.reset();
     slot.packed = std::move(packed);
+  } else {
+    slot.parsed = object;
+    slot.packed.clear();
   }
   if (!index_funcs_.empty()) index_locked(key, old.get(), object.get());
   return old;
@@ -249,7 +289,9 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
     std::lock_guard lock(rv_mu_);
     lo.resource_version = from_scratch ? "" : (rv_.empty() ? "0" : rv_);
   }
+  const auto list_start = std::chrono::steady_clock::now();
   auto list = client_->list_all(options_.resource, options_.ns, lo, options_.list_page_size);
+  const auto listed = std::chrono::steady_clock::now();
   if (stop.stop_requested()) return false;
   if (!list) {
     if (list.error().is_gone()) ++gone_;
@@ -264,7 +306,7 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
       if (options_.transform) options_.transform(item);
       std::string key = object_key(item);
       auto obj = std::make_shared<const Json>(std::move(item));
-      ObjectPtr old = store_.upsert(key, obj);
+      ObjectPtr old = store_.upsert(key, obj, /*defer_packing=*/true);
       if (old) {
         dispatch_update(old, obj);
       } else {
@@ -283,7 +325,14 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
     std::lock_guard rv_lock(rv_mu_);
     rv_ = list->resource_version;
   }
+  const auto seconds = [](auto d) {
+    return std::to_string(std::chrono::duration<double>(d).count());
+  };
+  log("listed " + std::to_string(seen.size()) + " objects at resourceVersion " +
+      list->resource_version + " (LIST " + seconds(listed - list_start) +
+      " s, cache and handlers " + seconds(std::chrono::steady_clock::now() - listed) + " s)");
   const bool first = !synced_.exchange(true);
+  store_.compact_all();  // kCompact: pack the bulk load now that handlers have run
   if (!first) {
     ++relists_;
     if (options_.metrics) options_.metrics->count_relist(options_.resource.to_string());

@@ -50,6 +50,53 @@ struct Response {
   std::string body;
 };
 
+// An input iterator over a response body stream, reading 64 KiB at a time, so that a large LIST
+// is parsed while it is still arriving instead of after the whole body was buffered.
+class BodyIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  BodyIterator() = default;  // the end
+  explicit BodyIterator(concurrency::streams::streambuf<std::uint8_t> sb)
+      : state_(std::make_shared<State>(std::move(sb))) {
+    state_->fill();
+  }
+  reference operator*() const { return state_->data[state_->pos]; }
+  BodyIterator& operator++() {
+    if (++state_->pos >= state_->len) state_->fill();
+    return *this;
+  }
+  BodyIterator operator++(int) {
+    BodyIterator copy = *this;
+    ++*this;
+    return copy;
+  }
+  // Iterators compare equal only when both are at the end (all the parser asks).
+  bool operator==(const BodyIterator& o) const { return at_end() && o.at_end(); }
+  bool operator!=(const BodyIterator& o) const { return !(*this == o); }
+
+ private:
+  struct State {
+    explicit State(concurrency::streams::streambuf<std::uint8_t> b)
+        : sb(std::move(b)), data(1 << 16) {}
+    void fill() {
+      pos = 0;
+      len = sb.getn(reinterpret_cast<std::uint8_t*>(data.data()), data.size()).get();
+      eof = len == 0;
+    }
+    concurrency::streams::streambuf<std::uint8_t> sb;
+    std::vector<char> data;
+    std::size_t pos = 0, len = 0;
+    bool eof = false;
+  };
+  bool at_end() const { return !state_ || state_->eof; }
+  std::shared_ptr<State> state_;
+};
+
 }  // namespace
 
 std::optional<Duration> retry_delay(const std::string& verb, const ApiError& error, int attempt,
@@ -166,6 +213,57 @@ struct RestClient::Impl {
     }
   }
 
+  // GET whose 2xx body is parsed while it streams in; errors and retries as in send().
+  Result<Json> stream_json(const std::string& verb, const std::string& path_query) {
+    for (int attempt = 1;; ++attempt) {
+      const auto start = std::chrono::steady_clock::now();
+      ApiError error;
+      int code = 0;
+      try {
+        http::http_response r =
+            client->request(make_request(http::methods::GET, path_query, "", "")).get();
+        code = r.status_code();
+        if (code >= 200 && code < 300) {
+          Json parsed = Json::parse(BodyIterator(r.body().streambuf()), BodyIterator(), nullptr,
+                                    /*allow_exceptions=*/false);
+          if (options.metrics) {
+            options.metrics->observe_request(
+                verb, code,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          }
+          if (parsed.is_discarded()) {
+            return std::unexpected(ApiError{code, "InvalidResponse",
+                                            verb + " " + path_query + ": response is not JSON",
+                                            nullptr, std::nullopt});
+          }
+          return parsed;
+        }
+        error = ApiError::from_response(code, r.extract_utf8string(true).get(),
+                                        verb + " " + path_query);
+        if (r.headers().has("Retry-After")) {
+          try {
+            error.retry_after = std::chrono::seconds(std::stol(r.headers()["Retry-After"]));
+          } catch (const std::exception&) {
+          }
+        }
+      } catch (const std::exception& e) {
+        error = ApiError::transport(verb + " " + config.server + path_query + ": " + e.what());
+      }
+      if (options.metrics) {
+        options.metrics->observe_request(
+            verb, code,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+      if (code == 401 && attempt == 1 && !config.token_file.empty()) {
+        tokens->invalidate();
+        continue;
+      }
+      const auto delay = retry_delay(verb, error, attempt, options.retry, uniform01());
+      if (!delay) return std::unexpected(error);
+      std::this_thread::sleep_for(*delay);
+    }
+  }
+
   Result<Json> json_call(const http::method& method, const std::string& verb,
                          const std::string& path_query, const std::string& body = "",
                          const std::string& content_type = "") {
@@ -243,7 +341,7 @@ Result<ObjectList> RestClient::list(const Resource& r, const std::string& ns,
   add_param(query, "resourceVersionMatch", options.resource_version_match);
   if (options.limit > 0) add_param(query, "limit", std::to_string(options.limit));
   add_param(query, "continue", options.continue_token);
-  auto body = impl_->json_call(http::methods::GET, "LIST", resource_path(r, ns) + query);
+  auto body = impl_->stream_json("LIST", resource_path(r, ns) + query);
   if (!body) return std::unexpected(body.error());
   ObjectList out;
   if (auto meta = body->find("metadata"); meta != body->end() && meta->is_object()) {

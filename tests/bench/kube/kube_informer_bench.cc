@@ -7,6 +7,7 @@
 // Environment: DSO_CLUSTER_ROOT (as for the integration fixtures), DSO_BENCH_CLIENT_GO (the Go
 // peer binary; skipped when absent).
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -124,6 +125,7 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
   options.resource = kCm;
   options.ns = kNs;
   options.storage = storage;
+  options.on_log = [](const std::string& m) { std::fprintf(stderr, "informer: %s\n", m.c_str()); };
   if (strip_managed_fields)
     options.transform = [](Json& o) { o["metadata"].erase("managedFields"); };
   Informer informer(client, options);
@@ -142,6 +144,10 @@ Row run_cpp(const std::shared_ptr<RestClient>& client, int updates, CacheStorage
   if (!informer.wait_for_sync(120s)) throw std::runtime_error("dso::kube informer did not sync");
   row.sync_s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   row.objects = static_cast<long>(informer.store().size());
+  // Compact storage packs the bulk load just after reporting synced; measure memory once packed.
+  while (informer.store().pending_compaction() > 0) std::this_thread::sleep_for(1ms);
+  std::fprintf(stderr, "%s: cache settled %.3f s after sync\n", row.peer.c_str(),
+               std::chrono::duration<double>(SteadyClock::now() - t0).count() - row.sync_s);
   row.bytes_per_object = static_cast<double>(heap_in_use() - heap0) / row.objects;
   row.rss = rss_mb();
 
@@ -208,7 +214,7 @@ double queue_throughput(int keys, int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cluster_name = "ctest", go;
+  std::string cluster_name = "ctest", go, only;
   int objects = 10000, updates = 500;
   if (const char* g = std::getenv("DSO_BENCH_CLIENT_GO")) go = g;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -221,10 +227,19 @@ int main(int argc, char** argv) {
       updates = std::stoi(argv[i + 1]);
     else if (a == "--go")
       go = argv[i + 1];
+    else if (a == "--only")  // parsed | compact | strip: one C++ row, no Go peer
+      only = argv[i + 1];
     else {
       std::fprintf(stderr, "kube_informer_bench: unknown argument %s\n", a.c_str());
       return 2;
     }
+  }
+  if (!go.empty() && ::access(go.c_str(), X_OK) != 0) {
+    std::fprintf(stderr,
+                 "kube_informer_bench: client-go peer %s not built (cmake --build build --target "
+                 "bench_client_go); measuring dso::kube only\n",
+                 go.c_str());
+    go.clear();
   }
   const auto cluster = dso::testing::LocalCluster::open(cluster_name);
   auto config = load_kubeconfig({cluster.kubeconfig});
@@ -256,6 +271,13 @@ int main(int argc, char** argv) {
                  std::chrono::duration<double>(SteadyClock::now() - t2).count());
   }
   std::vector<Row> rows;
+  if (!only.empty()) {
+    const Row r =
+        run_cpp(client, updates, only == "compact" ? CacheStorage::kCompact : CacheStorage::kParsed,
+                only == "strip");
+    std::printf("%s: sync %.2f s, %.0f B/object\n", r.peer.c_str(), r.sync_s, r.bytes_per_object);
+    return 0;
+  }
   if (!go.empty()) rows.push_back(run_go(go, cluster.kubeconfig.string(), updates));
   rows.push_back(run_cpp(client, updates, CacheStorage::kParsed, false));
   rows.push_back(run_cpp(client, updates, CacheStorage::kCompact, false));

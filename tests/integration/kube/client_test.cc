@@ -299,6 +299,7 @@ TEST(Informer, ThousandRandomChangesWhileWatchingEndEqualToAFreshList) {
   InformerOptions options;
   options.resource = kCm;
   options.ns = ns;
+  options.storage = CacheStorage::kParsed;  // the fault tests cover the default compact cache
   Informer informer(client, options);
   informer.add_index("app", index_by_label("app"));
   HandlerView view;

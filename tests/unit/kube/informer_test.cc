@@ -75,7 +75,9 @@ TEST(Informer, ListsThenWatchesAddsUpdatesDeletes) {
   const Resource cm = Resource::config_maps();
   ASSERT_TRUE(client->create(cm, "ns", config_map("a", "1")));
   ASSERT_TRUE(client->create(cm, "other", config_map("z", "1")));
-  Informer informer(client, fast_options());
+  auto options = fast_options();
+  options.storage = CacheStorage::kParsed;  // the other tests run the default, compact
+  Informer informer(client, options);
   Recorder rec;
   informer.add_handlers(rec.handlers());
   informer.start();
@@ -240,6 +242,7 @@ TEST(Informer, CompactStorageServesTheSameObjectsAndIndexes) {
   informer.add_handlers(rec.handlers());
   informer.start();
   ASSERT_TRUE(informer.wait_for_sync(2s));
+  ASSERT_TRUE(eventually([&] { return informer.store().pending_compaction() == 0; }));
   EXPECT_EQ(*informer.store().get("ns/a"), *client->get(cm, "ns", "a"));
   auto a = *client->get(cm, "ns", "a");
   a["data"]["v"] = "2";
@@ -252,6 +255,28 @@ TEST(Informer, CompactStorageServesTheSameObjectsAndIndexes) {
   ASSERT_TRUE(client->remove(cm, "ns", "a"));
   ASSERT_TRUE(eventually([&] { return rec.has("delete ns/a"); }));
   EXPECT_EQ(informer.store().size(), 0u);
+}
+
+TEST(Indexer, CompactAllPacksDeferredObjectsAndKeepsNewerOnes) {
+  Indexer store(CacheStorage::kCompact);
+  store.add_index("app", index_by_label("app"));
+  for (int i = 0; i < 600; ++i) {
+    store.upsert(
+        "ns/o" + std::to_string(i),
+        std::make_shared<const Json>(config_map("o" + std::to_string(i), "v", {{"app", "x"}})),
+        /*defer_packing=*/true);
+  }
+  EXPECT_EQ(store.pending_compaction(), 600u);
+  store.upsert("ns/o1", std::make_shared<const Json>(config_map("o1", "newer", {{"app", "y"}})));
+  store.compact_all();
+  EXPECT_EQ(store.pending_compaction(), 0u);
+  EXPECT_EQ((*store.get("ns/o1"))["data"]["v"], "newer");
+  EXPECT_EQ((*store.get("ns/o599"))["data"]["v"], "v");
+  EXPECT_EQ(store.by_index("app", "x").size(), 599u);
+  EXPECT_EQ(store.by_index("app", "y").size(), 1u);
+  Indexer parsed;
+  parsed.upsert("k", std::make_shared<const Json>(config_map("k", "1")), true);
+  EXPECT_EQ(parsed.pending_compaction(), 0u);
 }
 
 TEST(Backoff, DoublesToCapWithJitterAndResetsAfterHealthyPeriod) {
