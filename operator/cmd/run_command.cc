@@ -284,7 +284,8 @@ int run(std::span<char* const> args) {
     if (shutting_down) return;
     controller_loop.start();
     running = true;
-    log.info("controllers started", {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
+    log.info("controllers started",
+             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
   };
 
   std::unique_ptr<kube::HealthServer> health;

@@ -134,11 +134,19 @@ std::string chart_svg(const ReplayResult& r, double capacity, const std::string&
   // Axes and ticks: left in demand units, right in replicas.
   for (int i = 0; i <= 5; ++i) {
     const double v = y_max * i / 5.0;
+    // Tick labels that fit the margin: 34780, 1.25M, 0.42 (never 3.478e+04).
+    char label[32];
+    if (std::abs(v) >= 1e6)
+      std::snprintf(label, sizeof label, "%.3gM", v / 1e6);
+    else if (std::abs(v) >= 100)
+      std::snprintf(label, sizeof label, "%.0f", v);
+    else
+      std::snprintf(label, sizeof label, "%.3g", v);
     std::snprintf(buf, sizeof buf,
                   "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-                  "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n"
+                  "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n"
                   "<text x=\"%d\" y=\"%.1f\">%.1f</text>\n",
-                  kLeft, kLeft + plot_w, y_of(v), y_of(v), kLeft - 6, y_of(v) + 4, v,
+                  kLeft, kLeft + plot_w, y_of(v), y_of(v), kLeft - 6, y_of(v) + 4, label,
                   kLeft + plot_w + 6, y_of(v) + 4, v / capacity);
     svg += buf;
   }
