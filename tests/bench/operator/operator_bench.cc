@@ -4,6 +4,7 @@
 // requests the operator made (its rest_client_request_duration_seconds counts, by verb), its peak
 // resident memory (VmHWM) and CPU time. Prints one Markdown table.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   }
   const auto cluster = dso::testing::LocalCluster::open();
   auto client = dso::testing::admin_client(cluster.kubeconfig);
-  const std::string ns = "bench-operator";
+  const std::string ns = "bench-operator-" + std::to_string(::getpid());  // a namespace of its own per run
   std::string out;
   const std::string crd = std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
   if (cluster.sh("kubectl apply -f " + crd + " && kubectl wait --for=condition=Established --timeout=60s "
