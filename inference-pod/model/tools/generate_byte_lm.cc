@@ -125,11 +125,10 @@ def prefill(self, tokens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
 }
 
 // One new token per sequence against cached keys/values. Attention is written elementwise
-// ((q * k).sum) rather than as a batched matmul: with one query per sequence, a batched matmul on CPU
-// becomes one small BLAS call per sequence and head, which made a decode step cost linear in the
-// batch size:
-// decode(tokens[B], positions[B], keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T] (true: not a
-// real key)) -> (logits [B,V], new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
+// ((q * k).sum) rather than as a batched matmul: with one query per sequence, a batched matmul on
+// CPU becomes one small BLAS call per sequence and head, which made a decode step cost linear in
+// the batch size: decode(tokens[B], positions[B], keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T]
+// (true: not a real key)) -> (logits [B,V], new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
 std::string decode_source(const Shape& s) {
   std::string src = fill(R"(
 def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor, pad: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

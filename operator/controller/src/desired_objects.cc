@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <functional>
 
-
 namespace dso::controller {
 namespace {
 

@@ -3,6 +3,7 @@
 // time from the first create until every service reports Ready (steady state), the Kubernetes API
 // requests the operator made (its rest_client_request_duration_seconds counts, by verb), its peak
 // resident memory (VmHWM) and CPU time. Prints one Markdown table.
+#include <cpprest/http_client.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,8 +15,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include <cpprest/http_client.h>
 
 #include "kube/client.h"
 #include "support/local_cluster.h"
@@ -53,16 +52,21 @@ std::map<std::string, long> api_requests(const std::string& metrics_url) {
   std::map<std::string, long> by_verb;
   try {
     web::http::client::http_client client(metrics_url);
-    const std::string body = client.request(web::http::methods::GET, "/metrics").get().extract_string().get();
-    const std::regex line(R"re(rest_client_request_duration_seconds_count\{([^}]*)\} ([0-9.e+]+))re");
+    const std::string body =
+        client.request(web::http::methods::GET, "/metrics").get().extract_string().get();
+    const std::regex line(
+        R"re(rest_client_request_duration_seconds_count\{([^}]*)\} ([0-9.e+]+))re");
     const std::regex verb(R"re(verb="([^"]*)")re");
-    for (auto it = std::sregex_iterator(body.begin(), body.end(), line); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), line);
+         it != std::sregex_iterator(); ++it) {
       const std::string labels = (*it)[1];
       std::smatch m;
-      if (std::regex_search(labels, m, verb)) by_verb[m[1]] += static_cast<long>(std::stod((*it)[2]));
+      if (std::regex_search(labels, m, verb))
+        by_verb[m[1]] += static_cast<long>(std::stod((*it)[2]));
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "operator_bench: cannot read %s/metrics: %s\n", metrics_url.c_str(), e.what());
+    std::fprintf(stderr, "operator_bench: cannot read %s/metrics: %s\n", metrics_url.c_str(),
+                 e.what());
   }
   return by_verb;
 }
@@ -87,24 +91,30 @@ int main(int argc, char** argv) {
   }
   const auto cluster = dso::testing::LocalCluster::open();
   auto client = dso::testing::admin_client(cluster.kubeconfig);
-  const std::string ns = "bench-operator-" + std::to_string(::getpid());  // a namespace of its own per run
+  const std::string ns =
+      "bench-operator-" + std::to_string(::getpid());  // a namespace of its own per run
   std::string out;
-  const std::string crd = std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
-  if (cluster.sh("kubectl apply -f " + crd + " && kubectl wait --for=condition=Established --timeout=60s "
-                 "crd/deepseekservices.inference.deepseek.io && (kubectl create namespace " + ns + " || true)",
+  const std::string crd =
+      std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
+  if (cluster.sh("kubectl apply -f " + crd +
+                     " && kubectl wait --for=condition=Established --timeout=60s "
+                     "crd/deepseekservices.inference.deepseek.io && (kubectl create namespace " +
+                     ns + " || true)",
                  &out) != 0) {
     std::fprintf(stderr, "operator_bench: set-up failed:\n%s\n", out.c_str());
     return 1;
   }
   dso::testing::FakeKubelet kubelet(client, ns, 0);
-  for (int n = 0; n < services / 8 + 2; ++n) kubelet.add_node("bench-gpu-" + std::to_string(n), 8, {});
+  for (int n = 0; n < services / 8 + 2; ++n)
+    kubelet.add_node("bench-gpu-" + std::to_string(n), 8, {});
 
   const int port = free_port();
   const std::string log = "/tmp/operator_bench.log";
-  dso::testing::ChildProcess op({DSO_OPERATOR_BINARY, "run", "--kubeconfig", cluster.kubeconfig.string(),
-                                 "--leader-elect=false", "--namespace", ns, "--workers", "4", "--health-addr",
-                                 "127.0.0.1:" + std::to_string(port), "--log-level", "warn"},
-                                log);
+  dso::testing::ChildProcess op(
+      {DSO_OPERATOR_BINARY, "run", "--kubeconfig", cluster.kubeconfig.string(),
+       "--leader-elect=false", "--namespace", ns, "--workers", "4", "--health-addr",
+       "127.0.0.1:" + std::to_string(port), "--log-level", "warn"},
+      log);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // informers synced on an empty namespace
   const double cpu_idle = proc_cpu_seconds(op.pid());
   const auto base_requests = api_requests("http://127.0.0.1:" + std::to_string(port));
@@ -119,7 +129,8 @@ int main(int argc, char** argv) {
                        {{"model", {{"name", "tiny"}, {"image", "registry.example/server:1"}}},
                         {"resources", {{"gpusPerPod", 1}, {"cpu", "100m"}, {"memory", "128Mi"}}}}}};
     if (auto created = client->create(dss, ns, object); !created) {
-      std::fprintf(stderr, "operator_bench: create failed: %s\n", created.error().to_string().c_str());
+      std::fprintf(stderr, "operator_bench: create failed: %s\n",
+                   created.error().to_string().c_str());
       return 1;
     }
   }
@@ -154,10 +165,14 @@ int main(int argc, char** argv) {
     by_verb += (by_verb.empty() ? "" : ", ") + verb + " " + std::to_string(delta);
   }
   const auto secs = [](auto d) { return std::chrono::duration<double>(d).count(); };
-  std::printf("| services | created in (s) | all Ready after (s) | Ready | API requests | by verb | requests/service | "
-              "operator CPU (s) | peak RSS (MiB) | RSS at end (MiB) |\n|---|---|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %d | %.1f | %.1f | %d/%d | %ld | %s | %.1f | %.1f | %.1f | %.1f |\n", services, secs(created - t0),
-              secs(steady - t0), ready, services, total, by_verb.c_str(), static_cast<double>(total) / services, cpu,
-              static_cast<double>(hwm_kb) / 1024, static_cast<double>(rss_kb) / 1024);
+  std::printf(
+      "| services | created in (s) | all Ready after (s) | Ready | API requests | by verb | "
+      "requests/service | "
+      "operator CPU (s) | peak RSS (MiB) | RSS at end (MiB) "
+      "|\n|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %d | %.1f | %.1f | %d/%d | %ld | %s | %.1f | %.1f | %.1f | %.1f |\n", services,
+              secs(created - t0), secs(steady - t0), ready, services, total, by_verb.c_str(),
+              static_cast<double>(total) / services, cpu, static_cast<double>(hwm_kb) / 1024,
+              static_cast<double>(rss_kb) / 1024);
   return ready == services ? 0 : 1;
 }

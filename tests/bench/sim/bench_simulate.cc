@@ -14,10 +14,9 @@
 
 int main(int argc, char** argv) {
   using dso::sim::SimulateOptions;
-  std::vector<std::string> traces{DSO_SOURCE_DIR "/operator/sim/traces/nyc_taxi.csv",
-                                  DSO_SHARED_DATA "/crane_input1.csv",
-                                  DSO_SHARED_DATA "/crane_input2.csv",
-                                  DSO_SHARED_DATA "/crane_input8.csv"};
+  std::vector<std::string> traces{
+      DSO_SOURCE_DIR "/operator/sim/traces/nyc_taxi.csv", DSO_SHARED_DATA "/crane_input1.csv",
+      DSO_SHARED_DATA "/crane_input2.csv", DSO_SHARED_DATA "/crane_input8.csv"};
   if (argc > 1) traces.assign(argv + 1, argv + argc);
   int passed = 0, total = 0;
   std::string summary;
@@ -74,8 +73,9 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
-  std::printf("== targets for seasonal (violations <= 25%% of hpa's, GPU-hours <= hpa's, not "
-              "dominated)\n%s%d of %d trace/cold-start cases meet all targets\n",
-              summary.c_str(), passed, total);
+  std::printf(
+      "== targets for seasonal (violations <= 25%% of hpa's, GPU-hours <= hpa's, not "
+      "dominated)\n%s%d of %d trace/cold-start cases meet all targets\n",
+      summary.c_str(), passed, total);
   return 0;
 }
