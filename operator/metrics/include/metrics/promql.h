@@ -1,0 +1,100 @@
+// metrics/promql.h: the CRD's metric specs (spec.autoscaling.metrics) turned into PromQL over the
+// inference server's metric names, and into the decision engine's metric targets.
+//
+// The queries, the label contract and each built-in metric's kind are documented in
+// docs/metrics.md. In short, for the project's own server (runtime deepseek) and a service NAME in
+// namespace NS, with selector S = {namespace="NS",deepseek_service="NAME"}:
+//
+//   RequestsPerSecond  sum(rate(deepseek_inference_requests_total S [1m]))           total
+//   P99Latency         histogram_quantile(0.99, sum by (le)
+//                        (rate(deepseek_inference_request_duration_seconds_bucket S [1m]))) average
+//   QueueDepth         sum(deepseek_inference_queue_depth S)                           total
+//   GPUUtilization     avg(deepseek_inference_gpu_utilization_ratio S)                 average
+//   KVCacheUsage       (no metric in runtime deepseek: needs spec.model.metricNames.kvCacheUsage)
+//   PromQL             the user's query, verbatim                                      total
+//
+// runtime openai-compatible uses vLLM's names (vllm:request_success_total,
+// vllm:e2e_request_latency_seconds_bucket, vllm:num_requests_waiting, vllm:gpu_cache_usage_perc);
+// spec.model.metricNames overrides any name. Everything here is pure string work, no I/O.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/deepseek_service.h"
+#include "autoscaler/policy.h"
+
+namespace dso::metrics {
+
+// How pods are selected and rates are taken. The defaults match the Helm chart's PodMonitor, which
+// relabels the pod label app.kubernetes.io/instance (= the DeepSeekService's name) into
+// `deepseek_service`.
+struct QueryOptions {
+  std::string namespace_label = "namespace";
+  std::string service_label = "deepseek_service";
+  // The range of rate() in current-value queries: at least 4 scrape intervals (15 s scrapes).
+  autoscaler::Seconds rate_window = 60;
+};
+
+// The metric names a runtime exposes, after spec.model.metricNames. An empty name means the runtime
+// has no such metric (a metric spec that needs it cannot be queried).
+struct MetricNames {
+  std::string requests_total;            // counter of finished requests
+  std::string request_duration_seconds;  // histogram base name (without _bucket)
+  std::string queue_depth;               // gauge: requests waiting per pod
+  std::string gpu_utilization;           // gauge: busy fraction 0..1 per GPU
+  std::string kv_cache_usage;            // gauge: KV-cache fill fraction 0..1 per pod
+};
+
+// The runtime's default names with spec.model.metricNames (keys requestsTotal,
+// requestDurationSeconds, queueDepth, gpuUtilization, kvCacheUsage) applied. Errors name the key:
+// an unknown key, or a value that is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*).
+std::expected<MetricNames, std::string> metric_names(const api::Model& model);
+
+// The CRD's spelling of a metric type: "RequestsPerSecond", "P99Latency", "QueueDepth",
+// "GPUUtilization", "KVCacheUsage", "PromQL".
+std::string_view to_string(api::MetricType type);
+
+// How the decision engine relates a built-in metric's value to replicas (docs/metrics.md):
+// kTotalValue (a sum over the service, target per replica: desired = ceil(value / target)) for
+// RequestsPerSecond, QueueDepth and PromQL (KEDA's convention for an external query);
+// kAverageValue (desired = ceil(ready * value / target)) for P99Latency, GPUUtilization and
+// KVCacheUsage.
+autoscaler::MetricKind metric_kind(api::MetricType type);
+
+// The name of spec.autoscaling.metrics[index] as MetricSample::name and MetricTarget::name: the
+// type's CRD spelling ("RequestsPerSecond"), with "[index]" appended when the type occurs more than
+// once in the spec or is PromQL ("PromQL[2]"). Unique within a spec. Precondition: index < size.
+std::string scaling_metric_name(const api::DeepSeekServiceSpec& spec, std::size_t index);
+
+// spec.autoscaling.metrics[index] as a decision-engine target: name as above, kind as above,
+// target = the spec's target. Precondition: index < size.
+autoscaler::MetricTarget metric_target(const api::DeepSeekServiceSpec& spec, std::size_t index);
+
+// The series selector of a service's pods, e.g. {namespace="prod",deepseek_service="chat"}.
+std::string service_selector(const api::DeepSeekService& service, const QueryOptions& options = {});
+
+// The instant query for spec.autoscaling.metrics[index] of `service`. A PromQL spec's query is
+// returned verbatim. Errors (one line, naming spec.autoscaling.metrics[index] and the runtime): the
+// runtime has no metric for the type and spec.model.metricNames does not name one; a bad
+// metricNames entry; index out of range.
+std::expected<std::string, std::string> metric_query(const api::DeepSeekService& service,
+                                                     std::size_t index,
+                                                     const QueryOptions& options = {});
+
+// The service's demand in requests per second, summed over its pods, with rate() over `window`
+// seconds (0: options.rate_window). Errors as metric_query.
+std::expected<std::string, std::string> demand_query(const api::DeepSeekService& service,
+                                                     const QueryOptions& options = {},
+                                                     autoscaler::Seconds window = 0);
+
+// A PromQL duration: 60 -> "1m", 90 -> "90s", 3600 -> "1h", 86400 -> "1d". Precondition: > 0.
+std::string promql_duration(autoscaler::Seconds seconds);
+
+// A PromQL double-quoted string literal for `value` (escapes \, " and control characters).
+std::string promql_string(std::string_view value);
+
+}  // namespace dso::metrics
