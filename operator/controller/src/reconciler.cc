@@ -232,8 +232,10 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
                                : *deployment;
     const int ready = int_at(observed, "status", "readyReplicas");
     const int updated = int_at(observed, "status", "updatedReplicas");
-    const bool rolled = observed["status"].value("observedGeneration", std::int64_t{0}) >=
-                        observed["metadata"].value("generation", std::int64_t{0});
+    // value(): a Deployment without status (a fake client's answer) must not read a missing key.
+    const bool rolled =
+        observed.value("status", Json::object()).value("observedGeneration", std::int64_t{0}) >=
+        observed.value("metadata", Json::object()).value("generation", std::int64_t{0});
     progressing |= !rolled || updated < build.replicas || ready < build.replicas;
     desired_sum += build.replicas;
     ready_sum += std::min(ready, build.replicas);
@@ -272,11 +274,29 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
       "ScalingLimited", !limited_reason.empty(),
       limited_reason.empty() ? "WithinLimits" : limited_reason,
       limited_reason.empty() ? "the replicas are within the configured limits" : limited_message));
+  if (as.enabled && options_.autoscaling_status) {
+    if (const auto part = options_.autoscaling_status(dss)) {
+      for (const auto& [k, v] : part->items()) {
+        if (k != "conditions") status[k] = v;
+      }
+      for (const Json& c : part->value("conditions", Json::array())) {
+        const std::string type = c.value("type", "");
+        auto same = std::find_if(conditions.begin(), conditions.end(),
+                                 [&](const Json& o) { return o.value("type", "") == type; });
+        if (same == conditions.end()) {
+          conditions.push_back(c);
+        } else if (!(type == "ScalingLimited" && !limited_reason.empty())) {
+          *same = c;
+        }
+      }
+    }
+  }
   status["conditions"] = conditions;
-  return write_status(object, status);
+  return write_status(object, status, as.enabled);
 }
 
-ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json status) {
+ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json status,
+                                                        bool autoscaling) {
   // Keep lastTransitionTime for conditions whose status did not change.
   const Json old_status = object.value("status", Json::object());
   const Json old_conditions = old_status.value("conditions", Json::array());
@@ -293,8 +313,11 @@ ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json
   }
   // Fields that no longer apply are removed (merge patch: null deletes).
   for (const auto& [k, v] : old_status.items()) {
-    if (!status.contains(k) && k != "forecast" && k != "decisions" && k != "coldStartSeconds")
-      status[k] = nullptr;
+    // The autoscaling fields are kept until the scaling loop publishes new ones (after a restart
+    // its first decision comes a period later), and dropped when autoscaling is off.
+    const bool autoscaling_field =
+        k == "forecast" || k == "decisions" || k == "coldStartSeconds" || k == "autoscaler";
+    if (!status.contains(k) && !(autoscaling && autoscaling_field)) status[k] = nullptr;
   }
   Json merged = old_status;
   merged.merge_patch(status);

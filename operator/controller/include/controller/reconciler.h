@@ -5,10 +5,13 @@
 // own are left to their owners), and writes status: observedGeneration, replicas, conditions
 // Ready/Progressing/Degraded/ScalingActive/ScalingLimited, per-region counts, the scale selector.
 //
-// Who sets replicas (docs/deepseekservice.md): autoscaling off → spec.replicas (kubectl scale dss);
-// autoscaling on → the scaling path (`desired_replicas` hook; until it has decided, the current
-// replicas are held within min/max). The operator owns each Deployment's spec.replicas: do not
-// put an HPA on those Deployments.
+// Who sets replicas (docs/deepseekservice.md, docs/autoscaling.md): autoscaling off → spec.replicas
+// (kubectl scale dss); autoscaling on → the scaling path (`desired_replicas` hook, which also
+// applies a manual scale until the autoscaler's next decision; until it has decided, the current
+// replicas are held within min/max). The scaling path's status part (forecast, decisions,
+// MetricsUnavailable, ...) comes through the `autoscaling_status` hook, so this reconciler stays
+// the one writer of status. The operator owns each Deployment's spec.replicas: do not put an HPA
+// on those Deployments.
 #pragma once
 
 #include <functional>
@@ -33,6 +36,12 @@ struct ReconcilerOptions {
   std::function<std::string()> now_rfc3339;
   // The scaling path's decision for a service (total replicas over all regions), when it has one.
   std::function<std::optional<int>(const api::DeepSeekService&)> desired_replicas;
+  // The autoscaling part of the status (scaling::ScalingLoop::status_part), when there is one:
+  // its fields (coldStartSeconds, forecast, decisions, autoscaler, ...) are written as given (a
+  // null removes the field), its conditions replace the reconciler's of the same type, except a
+  // ScalingLimited=True of the reconciler's own (min/max or GPU budget clamp), which stays. The
+  // reconciler stays the one writer of status.
+  std::function<std::optional<kube::Json>(const api::DeepSeekService&)> autoscaling_status;
 };
 
 class DeepSeekServiceReconciler {
@@ -55,7 +64,8 @@ class DeepSeekServiceReconciler {
   static kube::Resource pod_disruption_budgets(const std::string& api_version);
 
  private:
-  kube::ReconcileResult write_status(const kube::Json& object, kube::Json status);
+  kube::ReconcileResult write_status(const kube::Json& object, kube::Json status,
+                                     bool autoscaling = true);
   void event(const kube::Json& object, const std::string& type, const std::string& reason,
              const std::string& message) const;
 
