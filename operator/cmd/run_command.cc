@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,10 @@
 #include "kube/rest_client.h"
 #include "kube/work_queue.h"
 #include "logger.h"
+#include "scaling/cold_start.h"
+#include "scaling/null_source.h"
+#include "scaling/scaling_loop.h"
+#include "traces/duration.h"
 
 namespace dso::cmd {
 namespace {
@@ -43,6 +48,14 @@ Leader election (coordination.k8s.io/v1 Lease):
   --leader-elect=true|false       default true; run 2 replicas for high availability
   --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE or "default")
   --leader-election-id NAME       Lease name (default deepseek-operator)
+Autoscaling (docs/autoscaling.md):
+  --prometheus-url URL      Prometheus HTTP API the inference pods' metrics are read from (no
+                            default: without it every autoscaled service holds its replicas and
+                            reports MetricsUnavailable)
+  --prometheus-ca-file FILE CA bundle to trust for an https Prometheus
+  --prometheus-bearer-token-file FILE
+                            file holding the bearer token sent to Prometheus
+  --decision-period DUR     how often the leader decides for each service (default 15s; 1s..1h)
 Serving:
   --health-addr HOST:PORT   /healthz, /readyz and /metrics (default 0.0.0.0:8081; "0" disables)
 Logging:
@@ -63,6 +76,8 @@ struct RunFlags {
   std::string health_addr = "0.0.0.0:8081";
   LogLevel log_level = LogLevel::kInfo;
   bool json_logs = false;
+  std::string prometheus_url, prometheus_ca_file, prometheus_token_file;
+  std::int64_t decision_period = 15;
 };
 
 // Parses --flag VALUE and --flag=VALUE. Returns an error message, or "" when fine.
@@ -114,6 +129,21 @@ std::string parse_flags(std::span<char* const> args, RunFlags& flags, bool& help
       flags.lease_name = *v;
     else if (arg == "--health-addr")
       flags.health_addr = *v;
+    else if (arg == "--prometheus-url") {
+      if (!v->starts_with("http://") && !v->starts_with("https://"))
+        return "--prometheus-url: expected an http:// or https:// URL, got \"" + *v + "\"";
+      flags.prometheus_url = *v;
+    } else if (arg == "--prometheus-ca-file" || arg == "--prometheus-bearer-token-file") {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(*v, ec))
+        return arg + ": " + *v + " is not a readable file";
+      (arg == "--prometheus-ca-file" ? flags.prometheus_ca_file : flags.prometheus_token_file) = *v;
+    } else if (arg == "--decision-period") {
+      const auto d = traces::parse_duration(*v);
+      if (!d) return "--decision-period: " + d.error();
+      if (*d < 1 || *d > 3600) return "--decision-period: must be between 1s and 1h";
+      flags.decision_period = *d;
+    }
     else if (arg == "--log-level") {
       if (*v == "debug")
         flags.log_level = LogLevel::kDebug;
@@ -145,6 +175,20 @@ std::string pdb_api_version(kube::KubeClient& client) {
     }
   }
   return "policy/v1beta1";
+}
+
+// Where the autoscaler reads the services' load. The Prometheus client (operator/metrics/) is not
+// in this build yet: until it is, every value is unknown, so autoscaled services hold their
+// replicas and report MetricsUnavailable (never read as zero demand).
+metrics::MetricsSourcePtr make_metrics_source(const RunFlags& flags, Logger& log) {
+  if (flags.prometheus_url.empty()) {
+    log.warn("no --prometheus-url: autoscaled services hold their replicas (MetricsUnavailable)");
+    return std::make_shared<scaling::NullMetricsSource>("no --prometheus-url given");
+  }
+  log.warn("this build has no Prometheus client yet: autoscaled services hold their replicas",
+           {{"prometheusUrl", flags.prometheus_url}});
+  return std::make_shared<scaling::NullMetricsSource>("this build has no Prometheus client (" +
+                                                      flags.prometheus_url + " not queried)");
 }
 
 int run(std::span<char* const> args) {
@@ -240,11 +284,69 @@ int run(std::span<char* const> args) {
          [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
     deployment_informers.push_back(di);
   }
+  // Cold starts from the operator's pods (creation -> Ready), for the forecast horizon.
+  auto cold_starts = std::make_shared<scaling::ColdStartTracker>();
+  std::vector<kube::InformerPtr> pod_informers;
+  for (const auto& ns : namespaces) {
+    kube::InformerOptions po;
+    po.resource = {"", "v1", "pods", true};
+    po.ns = ns;
+    po.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
+    po.metrics = metrics;
+    // Only what the cold-start measurement reads is cached.
+    po.transform = [](kube::Json& o) {
+      kube::Json meta = kube::Json::object();
+      for (const char* k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                            "labels"}) {
+        if (o["metadata"].contains(k)) meta[k] = o["metadata"][k];
+      }
+      kube::Json status = kube::Json::object();
+      if (o.contains("status")) {
+        status["conditions"] = o["status"].value("conditions", kube::Json::array());
+        kube::Json restarts = kube::Json::array();
+        for (const auto& cs : o["status"].value("containerStatuses", kube::Json::array()))
+          restarts.push_back({{"restartCount", cs.value("restartCount", 0)}});
+        status["containerStatuses"] = restarts;
+      }
+      o = kube::Json{{"metadata", meta}, {"status", status}};
+    };
+    po.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "pods"}}); };
+    auto pi = std::make_shared<kube::Informer>(client, po);
+    pi->add_handlers({[cold_starts](const kube::ObjectPtr& o) { cold_starts->observe(*o); },
+                      [cold_starts](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
+                        cold_starts->observe(*o);
+                      },
+                      [cold_starts](const kube::ObjectPtr& o, bool) {
+                        cold_starts->pod_deleted(*o);
+                      }});
+    pod_informers.push_back(pi);
+  }
+  // The scaling loop (one per watched namespace, each over its own cache); it runs on the leader
+  // only, started with the controllers.
+  const metrics::MetricsSourcePtr source = make_metrics_source(flags, log);
+  auto scaling_metrics = std::make_shared<scaling::ScalingMetrics>(metrics->registry());
+  std::vector<std::unique_ptr<scaling::ScalingLoop>> scaling_loops;
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    scaling::ScalingLoopOptions so;
+    so.settings.decision_period = flags.decision_period;
+    so.record_event = options.record_event;
+    so.enqueue = [queue](const std::string& key) { queue->add(key); };
+    so.metrics = scaling_metrics;
+    so.on_log = [&log](const std::string& m) { log.info(m, {{"component", "autoscaler"}}); };
+    scaling_loops.push_back(std::make_unique<scaling::ScalingLoop>(
+        service_informers[i]->store(), source, cold_starts, so));
+  }
   // One reconciler per watched namespace, each reading its own caches.
   std::vector<std::unique_ptr<controller::DeepSeekServiceReconciler>> reconcilers;
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    controller::ReconcilerOptions ro = options;
+    scaling::ScalingLoop* loop = scaling_loops[i].get();
+    ro.desired_replicas = [loop](const api::DeepSeekService& s) {
+      return loop->desired_replicas(s);
+    };
+    ro.autoscaling_status = [loop](const api::DeepSeekService& s) { return loop->status_part(s); };
     reconcilers.push_back(std::make_unique<controller::DeepSeekServiceReconciler>(
-        client, service_informers[i]->store(), deployment_informers[i]->store(), options));
+        client, service_informers[i]->store(), deployment_informers[i]->store(), ro));
   }
   auto reconcile = [&](const std::string& key) -> kube::ReconcileResult {
     const auto [ns, name] = kube::split_key(key);
@@ -269,6 +371,7 @@ int run(std::span<char* const> args) {
   auto start_controllers = [&] {
     for (auto& i : service_informers) i->start();
     for (auto& i : deployment_informers) i->start();
+    for (auto& i : pod_informers) i->start();
     // Wait for the caches (reconciling from a partial cache would act on a partial view), but give
     // way at once to a shutdown.
     auto synced = [&](const std::vector<kube::InformerPtr>& informers) {
@@ -279,10 +382,12 @@ int run(std::span<char* const> args) {
       }
       return true;
     };
-    if (!synced(service_informers) || !synced(deployment_informers)) return;
+    if (!synced(service_informers) || !synced(deployment_informers) || !synced(pod_informers))
+      return;
     std::lock_guard lock(lifecycle_mu);
     if (shutting_down) return;
     controller_loop.start();
+    for (auto& l : scaling_loops) l->start();
     running = true;
     log.info("controllers started",
              {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
@@ -299,6 +404,8 @@ int run(std::span<char* const> args) {
         if (!i->has_synced()) return std::unexpected("DeepSeekService cache not synced");
       for (auto& i : deployment_informers)
         if (!i->has_synced()) return std::unexpected("Deployment cache not synced");
+      for (auto& i : pod_informers)
+        if (!i->has_synced()) return std::unexpected("Pod cache not synced");
       return {};
     });
     if (auto started = health->start(); !started) {
@@ -345,9 +452,11 @@ int run(std::span<char* const> args) {
   // Order: stop acting (workers finish their current reconcile), then stop watching, then release
   // the Lease, so that no other replica leads while this one still writes.
   if (starter.joinable()) starter.join();
+  for (auto& l : scaling_loops) l->stop();
   controller_loop.stop();
   for (auto& i : service_informers) i->stop();
   for (auto& i : deployment_informers) i->stop();
+  for (auto& i : pod_informers) i->stop();
   if (elector_thread.joinable()) {
     elector_thread.request_stop();
     elector_thread.join();  // releases the Lease

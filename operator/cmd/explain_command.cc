@@ -1,0 +1,103 @@
+// `deepseek-operator explain NAMESPACE/NAME`: what the autoscaler sees for one DeepSeekService and
+// why it chose what it chose, read from the service's status (published by the leader's scaling
+// loop), so it works from any machine with read access to DeepSeekServices.
+#include <cstdio>
+#include <string>
+
+#include "command.h"
+#include "controller/reconciler.h"
+#include "kube/config.h"
+#include "kube/rest_client.h"
+#include "scaling/explain.h"
+
+namespace dso::cmd {
+namespace {
+
+constexpr const char* kUsage = R"(Usage: deepseek-operator explain NAMESPACE/NAME [--kubeconfig FILE] [--context NAME]
+
+Prints what the autoscaler saw for one DeepSeekService at its last decision and why it chose what
+it chose: mode and replicas; the conditions ScalingActive, ScalingLimited and MetricsUnavailable;
+each metric's value, target and proposal; demand and capacity; the cold-start estimate and the
+horizon; the forecast at the horizon and its recent error; the limits applied; the recent
+decisions with their explanations. Read from the service's status (kubectl get dss NAME -o yaml
+shows the same fields).
+
+  --kubeconfig FILE   kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME      kubeconfig context
+  -h, --help          this text
+
+Exit status: 0 ok, 1 the service cannot be read, 2 usage error.
+)";
+
+int explain(std::span<char* const> args) {
+  std::string target, kubeconfig, context;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::string value;
+    bool inline_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      inline_value = true;
+    }
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--kubeconfig" || arg == "--context") {
+      if (!inline_value) {
+        if (i + 1 >= args.size()) {
+          std::fprintf(stderr, "deepseek-operator explain: %s: missing value\n", arg.c_str());
+          return 2;
+        }
+        value = args[++i];
+      }
+      (arg == "--kubeconfig" ? kubeconfig : context) = value;
+      continue;
+    }
+    if (arg.starts_with("-")) {
+      std::fprintf(stderr, "deepseek-operator explain: unknown flag %s (see --help)\n",
+                   arg.c_str());
+      return 2;
+    }
+    if (!target.empty()) {
+      std::fprintf(stderr, "deepseek-operator explain: one NAMESPACE/NAME only\n");
+      return 2;
+    }
+    target = arg;
+  }
+  const auto slash = target.find('/');
+  if (target.empty() || slash == std::string::npos || slash == 0 || slash + 1 == target.size()) {
+    std::fprintf(stderr, "deepseek-operator explain: expected NAMESPACE/NAME, got \"%s\"\n",
+                 target.c_str());
+    return 2;
+  }
+  auto sources = kube::ConfigSources::from_environment();
+  sources.kubeconfig_flag = kubeconfig;
+  sources.context = context;
+  const auto config = kube::load_config(sources);
+  if (!config) {
+    std::fprintf(stderr, "deepseek-operator explain: %s\n", config.error().c_str());
+    return 1;
+  }
+  auto client = kube::RestClient::create(*config, {});
+  if (!client) {
+    std::fprintf(stderr, "deepseek-operator explain: %s\n", client.error().c_str());
+    return 1;
+  }
+  const auto object = (*client)->get(controller::DeepSeekServiceReconciler::deepseek_services(),
+                                     target.substr(0, slash), target.substr(slash + 1));
+  if (!object) {
+    std::fprintf(stderr, "deepseek-operator explain: DeepSeekService %s: %s\n", target.c_str(),
+                 object.error().to_string().c_str());
+    return 1;
+  }
+  std::fputs(scaling::explain_text(*object).c_str(), stdout);
+  return 0;
+}
+
+const CommandRegistration kRegistration{
+    Command{"explain", "why the autoscaler chose a service's replicas (NAMESPACE/NAME)", explain}};
+
+}  // namespace
+}  // namespace dso::cmd
