@@ -5,9 +5,9 @@
 #   - helm install; least privilege with `kubectl auth can-i --as=<the chart's ServiceAccount>`;
 #     the real `deepseek-operator run`, with the Deployment's own flags and that ServiceAccount's
 #     token, reconciles crds/samples/minimal.yaml with no 403;
-#   - helm upgrade to changed values (namespace scope, 3 replicas, new default maxReplicas), the
-#     same checks in namespace mode; helm uninstall keeps the CRD and the DeepSeekServices; a
-#     reinstall adopts the kept CRD.
+#   - helm upgrade to changed values (namespace scope, 3 replicas, new default maxReplicas, a
+#     region kubeconfig Secret readable by name only) and the same checks in namespace mode;
+#   - helm uninstall keeps the CRD and the DeepSeekServices; a reinstall adopts the kept CRD.
 # The fixture cluster is shared: this test works in its own namespaces, never deletes the CRD, and
 # leaves it as crds/ defines it.
 #
@@ -252,7 +252,9 @@ max_before=$(kubectl -n "$APPS" get dss chat-small -o jsonpath='{.spec.autoscali
 # --- helm upgrade: namespace scope, 3 replicas, text logs, default maxReplicas 20 ----------------
 log "helm upgrade"
 "$HELM" upgrade "$REL" "$CHART" -n "$NS" -f "$TD/namespaced-values.yaml" --set replicaCount=3 \
-  --set logFormat=text --set defaultScaling.maxReplicas=20 >"$WORK/upgrade.log" 2>&1 \
+  --set logFormat=text --set defaultScaling.maxReplicas=20 \
+  --set "regionSecrets[0].name=eu-west-kubeconfig" --set "regionSecrets[0].namespace=$APPS" \
+  --set "regionSecrets[0].kubeconfig=apiVersion: v1" >"$WORK/upgrade.log" 2>&1 \
   || die "helm upgrade failed: $(cat "$WORK/upgrade.log")"
 pass "helm upgrade"
 [ "$(kubectl -n "$NS" get deploy "$NAME" -o jsonpath='{.spec.replicas}')" = 3 ] \
@@ -283,6 +285,19 @@ denied list deployments.apps --all-namespaces
 denied list deepseekservices.inference.deepseek.io -n default
 denied patch deployments.apps -n default
 denied list pods -n default
+# Region kubeconfig Secrets: the named one only, get only.
+allowed get secrets/eu-west-kubeconfig -n "$APPS"
+denied get secrets/us-east-kubeconfig -n "$APPS"
+denied list secrets -n "$APPS"
+denied watch secrets -n "$APPS"
+denied update secrets/eu-west-kubeconfig -n "$APPS"
+kubectl -n "$APPS" create secret generic us-east-kubeconfig --from-literal=kubeconfig=x >/dev/null 2>&1
+if KUBECONFIG=$WORK/sa.kubeconfig kubectl -n "$APPS" get secret eu-west-kubeconfig >/dev/null 2>&1 &&
+   ! KUBECONFIG=$WORK/sa.kubeconfig kubectl -n "$APPS" get secret us-east-kubeconfig >/dev/null 2>&1; then
+  pass "the ServiceAccount's token reads the listed region Secret and no other"
+else
+  fail "region Secrets: the token's access is not exactly the listed Secret"
+fi
 
 log "operator run as $SA (namespace scope)"
 start_operator "$WORK/operator2.log"
