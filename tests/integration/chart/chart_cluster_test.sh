@@ -68,9 +68,12 @@ kubectl apply -f "$TD/monitoring-crds.yaml" >/dev/null 2>&1 || die "cannot creat
 kubectl wait --for=condition=Established --timeout=60s \
   crd/servicemonitors.monitoring.coreos.com crd/podmonitors.monitoring.coreos.com \
   crd/prometheusrules.monitoring.coreos.com >/dev/null 2>&1 || die "monitoring CRDs not established"
+# helm template renders for the cluster's version (policy/v1beta1 PDB on 1.20), as helm install does.
+server_version=$(kubectl get --raw /version 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"])')
 for values in "" "$TD/namespaced-values.yaml" "$TD/monitoring-values.yaml"; do
   what=${values:+$(basename "$values")}
-  "$HELM" template "$REL" "$CHART" -n "$NS" ${values:+-f "$values"} >"$WORK/rendered.yaml"
+  "$HELM" template "$REL" "$CHART" -n "$NS" --kube-version "$server_version" ${values:+-f "$values"} \
+    >"$WORK/rendered.yaml"
   if out=$(kubectl apply --dry-run=server --validate=false -f "$WORK/rendered.yaml" 2>&1); then
     pass "kubectl apply --dry-run=server accepts helm template ${what:-(defaults)} ($(grep -c 'dry run' <<<"$out") objects)"
   else
@@ -94,6 +97,8 @@ kubectl wait --for=condition=Established --timeout=30s "crd/$CRD" >/dev/null 2>&
   && pass "CRD established" || fail "CRD not established"
 [ "$(kubectl -n "$NS" get deploy "$NAME" -o jsonpath='{.spec.replicas}')" = 2 ] \
   && pass "Deployment with 2 replicas" || fail "Deployment replicas"
+kubectl -n "$NS" get poddisruptionbudgets.v1beta1.policy "$NAME" >/dev/null 2>&1 \
+  && pass "operator PodDisruptionBudget (policy/v1beta1 on $server_version)" || fail "no operator PDB"
 
 # --- least privilege -----------------------------------------------------------------------------
 can() { kubectl auth can-i --as="$SA" "$@" >/dev/null 2>&1; }

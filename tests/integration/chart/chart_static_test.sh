@@ -83,6 +83,10 @@ expect_in "defaultScaling.maxReplicas reaches the CRD default" \
   --set defaultScaling.maxReplicas=40
 expect_in "defaultScaling.predictive.mode Off is quoted in the CRD" 'default: "Off"' \
   --set defaultScaling.predictive.mode=Off
+expect_in "operator PDB: policy/v1 from Kubernetes 1.21" '^apiVersion: policy/v1$' \
+  --kube-version 1.21.0
+expect_in "operator PDB: policy/v1beta1 on 1.20" '^apiVersion: policy/v1beta1$' --kube-version 1.20.2
+expect_not_in "operator PDB: none with one replica" 'kind: PodDisruptionBudget' --set replicaCount=1
 expect_in "prometheus.url becomes --prometheus-url" \
   '--prometheus-url=http://prom:9090' --set prometheus.url=http://prom:9090
 expect_in "namespace scope: one --namespace per watched namespace" \
