@@ -13,7 +13,8 @@
 namespace dso::cmd {
 namespace {
 
-constexpr const char* kUsage = R"(Usage: deepseek-operator explain NAMESPACE/NAME [--kubeconfig FILE] [--context NAME]
+constexpr const char* kUsage =
+    R"(Usage: deepseek-operator explain NAMESPACE/NAME [--kubeconfig FILE] [--context NAME]
 
 Prints what the autoscaler saw for one DeepSeekService at its last decision and why it chose what
 it chose: mode and replicas; the conditions ScalingActive, ScalingLimited and MetricsUnavailable;

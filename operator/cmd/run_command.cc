@@ -143,8 +143,7 @@ std::string parse_flags(std::span<char* const> args, RunFlags& flags, bool& help
       if (!d) return "--decision-period: " + d.error();
       if (*d < 1 || *d > 3600) return "--decision-period: must be between 1s and 1h";
       flags.decision_period = *d;
-    }
-    else if (arg == "--log-level") {
+    } else if (arg == "--log-level") {
       if (*v == "debug")
         flags.log_level = LogLevel::kDebug;
       else if (*v == "info")
@@ -296,8 +295,8 @@ int run(std::span<char* const> args) {
     // Only what the cold-start measurement reads is cached.
     po.transform = [](kube::Json& o) {
       kube::Json meta = kube::Json::object();
-      for (const char* k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-                            "labels"}) {
+      for (const char* k :
+           {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels"}) {
         if (o["metadata"].contains(k)) meta[k] = o["metadata"][k];
       }
       kube::Json status = kube::Json::object();
@@ -312,13 +311,12 @@ int run(std::span<char* const> args) {
     };
     po.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "pods"}}); };
     auto pi = std::make_shared<kube::Informer>(client, po);
-    pi->add_handlers({[cold_starts](const kube::ObjectPtr& o) { cold_starts->observe(*o); },
-                      [cold_starts](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
-                        cold_starts->observe(*o);
-                      },
-                      [cold_starts](const kube::ObjectPtr& o, bool) {
-                        cold_starts->pod_deleted(*o);
-                      }});
+    pi->add_handlers(
+        {[cold_starts](const kube::ObjectPtr& o) { cold_starts->observe(*o); },
+         [cold_starts](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
+           cold_starts->observe(*o);
+         },
+         [cold_starts](const kube::ObjectPtr& o, bool) { cold_starts->pod_deleted(*o); }});
     pod_informers.push_back(pi);
   }
   // The scaling loop (one per watched namespace, each over its own cache); it runs on the leader
@@ -333,8 +331,8 @@ int run(std::span<char* const> args) {
     so.enqueue = [queue](const std::string& key) { queue->add(key); };
     so.metrics = scaling_metrics;
     so.on_log = [&log](const std::string& m) { log.info(m, {{"component", "autoscaler"}}); };
-    scaling_loops.push_back(std::make_unique<scaling::ScalingLoop>(
-        service_informers[i]->store(), source, cold_starts, so));
+    scaling_loops.push_back(std::make_unique<scaling::ScalingLoop>(service_informers[i]->store(),
+                                                                   source, cold_starts, so));
   }
   // One reconciler per watched namespace, each reading its own caches.
   std::vector<std::unique_ptr<controller::DeepSeekServiceReconciler>> reconcilers;

@@ -3,15 +3,15 @@
 
 #include <limits>
 
-#include "scaling/policy.h"
+#include "metrics/promql.h"
 
 namespace dso::scaling {
 
 metrics::ServiceLoad NullMetricsSource::current(const api::DeepSeekService& service, Seconds now) {
   metrics::ServiceLoad load;
   for (std::size_t i = 0; i < service.spec.autoscaling.metrics.size(); ++i) {
-    load.metrics.push_back(
-        {metric_name(service.spec, i), std::numeric_limits<double>::quiet_NaN(), now});
+    load.metrics.push_back({metrics::scaling_metric_name(service.spec, i),
+                            std::numeric_limits<double>::quiet_NaN(), now});
   }
   load.problems.push_back("metrics unavailable: " + why_);
   return load;

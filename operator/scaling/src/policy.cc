@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "metrics/promql.h"
+
 namespace dso::scaling {
 namespace {
 
@@ -104,33 +106,6 @@ unsigned next_days(unsigned mask) {  // each day moved to the following one
 
 }  // namespace
 
-autoscaler::MetricKind metric_kind(api::MetricType type) {
-  switch (type) {
-    case api::MetricType::kRequestsPerSecond:
-    case api::MetricType::kQueueDepth:
-    case api::MetricType::kPromQL:
-      return autoscaler::MetricKind::kTotalValue;
-    case api::MetricType::kP99Latency:
-    case api::MetricType::kGpuUtilization:
-    case api::MetricType::kKvCacheUsage:
-      return autoscaler::MetricKind::kAverageValue;
-  }
-  return autoscaler::MetricKind::kTotalValue;
-}
-
-std::string metric_name(const api::DeepSeekServiceSpec& spec, std::size_t index) {
-  static constexpr const char* kNames[] = {"RequestsPerSecond", "P99Latency",   "QueueDepth",
-                                           "GPUUtilization",    "KVCacheUsage", "PromQL"};
-  const auto& metrics = spec.autoscaling.metrics;
-  if (index >= metrics.size()) return "metric[" + std::to_string(index) + "]";
-  const std::string type = kNames[static_cast<int>(metrics[index].type)];
-  // Unique within the spec: the type, with the index when the type repeats (PromQL usually does).
-  const auto same = std::count_if(metrics.begin(), metrics.end(), [&](const api::MetricSpec& m) {
-    return m.type == metrics[index].type;
-  });
-  return same > 1 ? type + "[" + std::to_string(index) + "]" : type;
-}
-
 std::expected<std::vector<autoscaler::ScheduleWindow>, std::string> schedule_windows(
     const api::Schedule& schedule, std::size_t index) {
   const std::string where = "spec.autoscaling.schedules[" + std::to_string(index) + "]";
@@ -186,8 +161,7 @@ std::expected<autoscaler::ScalingPolicy, std::string> to_scaling_policy(
   p.max_replicas = a.max_replicas;
   p.scale_to_zero = a.scale_to_zero;
   for (std::size_t i = 0; i < a.metrics.size(); ++i) {
-    p.metrics.push_back(
-        {metric_name(spec, i), metric_kind(a.metrics[i].type), a.metrics[i].target, std::nullopt});
+    p.metrics.push_back(metrics::metric_target(spec, i));
   }
   p.tolerance = a.tolerance;
   p.scale_up = convert_rules(a.scale_up, autoscaler::default_scale_up());

@@ -12,7 +12,7 @@
 
 #include "controller/reconciler.h"
 #include "kube/fake_client.h"
-#include "scaling/policy.h"
+#include "metrics/promql.h"
 
 namespace dso::scaling {
 namespace {
@@ -31,7 +31,7 @@ class FakeSource final : public metrics::MetricsSource {
     const bool unknown = down || std::isnan(demand);
     for (std::size_t i = 0; i < service.spec.autoscaling.metrics.size(); ++i) {
       const double v = unknown ? kNaN : (i < values.size() ? values[i] : demand);
-      load.metrics.push_back({metric_name(service.spec, i), v, now});
+      load.metrics.push_back({metrics::scaling_metric_name(service.spec, i), v, now});
     }
     load.demand = unknown ? kNaN : demand;
     load.demand_sampled_at = now;

@@ -17,14 +17,6 @@ namespace dso::scaling {
 
 using autoscaler::Seconds;
 
-// How the engine reads metric `spec.autoscaling.metrics[index]`, and the name its samples carry.
-// RequestsPerSecond, QueueDepth and PromQL are totals over the service compared with a per-replica
-// target (HPA External metric, AverageValue target: desired = ceil(total / target)); P99Latency,
-// GPUUtilization and KVCacheUsage are per-pod averages (desired = ceil(ready * value / target)).
-// The metrics source (metrics/promql.h) names its samples the same way.
-autoscaler::MetricKind metric_kind(api::MetricType type);
-std::string metric_name(const api::DeepSeekServiceSpec& spec, std::size_t index);
-
 // A schedule's cron start + duration as engine windows (UTC, by weekday and minute of day).
 // Supported cron: "M H * * DOW" with M and H single numbers, DOW "*" or a list of days and
 // ranges (0-7 or SUN..SAT; 7 is Sunday). A window that runs past midnight becomes two windows (the
@@ -33,7 +25,9 @@ std::string metric_name(const api::DeepSeekServiceSpec& spec, std::size_t index)
 std::expected<std::vector<autoscaler::ScheduleWindow>, std::string> schedule_windows(
     const api::Schedule& schedule, std::size_t index);
 
-// The engine policy for `spec` with decisions every `decision_period` seconds. Predictive is
+// The engine policy for `spec` with decisions every `decision_period` seconds. Metrics: one
+// target per spec.autoscaling.metrics entry, named and kinded by metrics/promql.h
+// (metrics::metric_target), so that the samples of the MetricsSource match. Predictive is
 // enabled for modes Auto and Preview (Preview decides the same way, it only does not act); Off is
 // the reactive path alone. Capacity per replica: predictive.capacityPerReplica, else the target
 // of a RequestsPerSecond metric (the requests/s one replica is meant to serve), else learned.
