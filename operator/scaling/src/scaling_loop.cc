@@ -61,7 +61,8 @@ bool is_stabilization(const autoscaler::LimitApplied& l) {
 }
 
 // ScalingLimited from the limits the engine applied (stabilization is not a limit: HPA reports
-// it under AbleToScale).
+// it under AbleToScale). The reason is the last limit applied: min/max and the GPU budget come
+// after the rate policies, so a decision held at max reads TooManyReplicas.
 Json limited_condition(const autoscaler::Explanation& ex) {
   std::string reason, message;
   for (const auto& l : ex.limits) {
@@ -77,7 +78,7 @@ Json limited_condition(const autoscaler::Explanation& ex) {
       r = "TooManyReplicas";
     else
       r = "TooFewReplicas";
-    if (reason.empty()) reason = r;
+    reason = r;  // the last one applied is the bound that held (min/max, budget after rates)
     message += (message.empty() ? "" : ", ") + l.name + " " + std::to_string(l.before) + "->" +
                std::to_string(l.after);
   }
@@ -475,8 +476,9 @@ void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService&
     s.history_ok = r.history_queries - r.failed_history_queries;
     s.history_failed = r.failed_history_queries;
     if (r.refitted) s.refit_seconds = r.refit_seconds;
-    s.limited = std::any_of(ex.limits.begin(), ex.limits.end(),
-                            [](const auto& l) { return !is_stabilization(l); });
+    const Json limited = limited_condition(ex);
+    s.limited = limited["status"] == "True";
+    s.limited_reason = limited["reason"].get<std::string>();
     s.metrics_unavailable = metrics_unavailable(ex.metrics_state);
     s.forecast_gated = ex.forecast_gated;
     options_.metrics->record(service.metadata.ns, service.metadata.name, s);

@@ -102,7 +102,16 @@ void ScalingMetrics::record(const std::string& ns, const std::string& name,
                                                          0.05, 0.1, 0.2, 0.5, 1, 2, 5})
         .Observe(*s.refit_seconds);
   }
-  add(limited_, key, labels).Set(s.limited ? 1 : 0);
+  const std::string reason = s.limited ? s.limited_reason : "";
+  auto& series = limited_series_[key];
+  if (!series.second || series.first != reason) {
+    if (series.second) {
+      limited_.Remove(series.second);
+      added_[key].erase(series.second);
+    }
+    series = {reason, &limited_.Add(reason.empty() ? labels : with("reason", reason))};
+  }
+  series.second->Set(s.limited ? 1 : 0);
   add(unavailable_, key, labels).Set(s.metrics_unavailable ? 1 : 0);
   add(gated_, key, labels).Set(s.forecast_gated ? 1 : 0);
 }
@@ -113,6 +122,10 @@ void ScalingMetrics::forget(const std::string& ns, const std::string& name) {
   for (auto& remove : removers_[key]) remove();
   removers_.erase(key);
   added_.erase(key);
+  if (const auto it = limited_series_.find(key); it != limited_series_.end()) {
+    limited_.Remove(it->second.second);
+    limited_series_.erase(it);
+  }
 }
 
 }  // namespace dso::scaling

@@ -194,6 +194,27 @@ TEST(ScalingLoop, EmptyOrNaNIsUnknownNotZero) {
   EXPECT_EQ(h.cond("MetricsUnavailable")["status"], "False");
 }
 
+TEST(ScalingLoop, ScalingLimitedIsAConditionAndAMetricWithItsReason) {
+  Harness h(service("Off", {{"minReplicas", 1}, {"maxReplicas", 3}}, 3));
+  h.source->demand = 80;  // needs 8
+  h.loop->run_once(kT0);
+  EXPECT_EQ(h.desired(), 3);
+  EXPECT_EQ(h.cond("ScalingLimited")["status"], "True");
+  EXPECT_EQ(h.cond("ScalingLimited")["reason"], "TooManyReplicas");
+  const std::string at_max =
+      "deepseek_operator_scaling_limited{name=\"chat\",namespace=\"ml\",reason=\"TooManyReplicas\"}"
+      " 1";
+  EXPECT_NE(h.metrics_text().find(at_max), std::string::npos) << h.metrics_text();
+  h.source->demand = 25;  // needs 3: within limits
+  h.loop->run_once(kT0 + 15);
+  EXPECT_EQ(h.cond("ScalingLimited")["status"], "False");
+  const std::string text = h.metrics_text();
+  EXPECT_EQ(text.find("reason=\"TooManyReplicas\""), std::string::npos) << text;
+  EXPECT_NE(text.find("deepseek_operator_scaling_limited{name=\"chat\",namespace=\"ml\"} 0"),
+            std::string::npos)
+      << text;
+}
+
 // The reconciler with FakeClient around the loop: what the cluster gets.
 struct Cluster {
   explicit Cluster(const Json& object) : h(object) {

@@ -49,6 +49,7 @@ class ScalingMetrics {
     int history_ok = 0, history_failed = 0;
     std::optional<double> refit_seconds;
     bool limited = false, metrics_unavailable = false, forecast_gated = false;
+    std::string limited_reason;  // the ScalingLimited reason when limited
   };
   void record(const std::string& ns, const std::string& name, const ServiceSample& sample);
   // Drops a deleted service's series.
@@ -64,6 +65,8 @@ class ScalingMetrics {
   // Per service key: every (family, metric) added, so that forget() can remove them.
   std::map<std::string, std::vector<std::function<void()>>> removers_;
   std::map<std::string, std::map<const void*, bool>> added_;
+  // The one scaling_limited series per service and its reason (replaced when the reason changes).
+  std::map<std::string, std::pair<std::string, prometheus::Gauge*>> limited_series_;
   prometheus::Family<prometheus::Gauge>& desired_;
   prometheus::Family<prometheus::Gauge>& current_;
   prometheus::Family<prometheus::Gauge>& ready_;
