@@ -1,0 +1,142 @@
+// metrics/prometheus_client.h: a client for the Prometheus HTTP API (/api/v1/query and
+// /api/v1/query_range) that keeps "unknown" apart from zero.
+//
+// What it promises (docs/metrics.md, "Error semantics"):
+//   - every result type (vector, matrix, scalar, string) is parsed; sample values keep NaN, +Inf
+//     and -Inf (Prometheus sends them as the strings "NaN", "+Inf", "-Inf");
+//   - an empty result is an empty result (never a zero), and Prometheus's warnings (partial data)
+//     are returned with it;
+//   - a failure (unreachable, timeout, HTTP error, API error "status":"error" with its errorType,
+//     a malformed body) is an error whose one-line message names the query and the URL;
+//   - connection errors, timeouts, 5xx and 429 are retried with exponential backoff (bounded
+//     attempts; Retry-After honoured up to the backoff cap); 4xx other than 429 — a bad query
+//     (400 bad_data) or an execution error (422) — are not;
+//   - range queries longer than Prometheus's 11,000 points per series are split into chunks
+//     and joined.
+// TLS certificates are verified (system roots, or the CA file given); the bearer token file is
+// re-read for each request (rotation) and never logged or put into a message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dso::metrics {
+
+struct PrometheusConfig {
+  std::string url;                // http(s)://host:port[/path-prefix]
+  std::string ca_file;            // PEM CA bundle to trust; empty: the system's roots
+  std::string bearer_token_file;  // Authorization: Bearer <file content>; empty: none
+  // Limit for one HTTP attempt (also sent to Prometheus as the query's `timeout`, so that it stops
+  // evaluating). A query fails after at most max_attempts * timeout + the backoffs in between.
+  std::chrono::milliseconds timeout{10'000};
+  int max_attempts = 3;                          // >= 1
+  std::chrono::milliseconds backoff{250};        // first delay; doubles per attempt, jittered
+  std::chrono::milliseconds max_backoff{4'000};  // cap of one delay
+  bool use_post = true;  // POST form bodies (long queries never hit URL limits); false: GET
+  std::int64_t max_points_per_series = 11'000;  // Prometheus's query_range limit
+};
+
+enum class ResultType { kVector, kMatrix, kScalar, kString };
+std::string_view to_string(ResultType type);
+
+struct Point {
+  double time = 0;   // unix seconds (Prometheus sends fractional seconds)
+  double value = 0;  // NaN, +Inf, -Inf kept as such
+};
+
+struct Series {
+  std::map<std::string, std::string> labels;  // "metric" of the result, __name__ included if kept
+  std::vector<Point> points;                  // one for a vector sample, in time order
+};
+
+struct QueryResult {
+  ResultType type = ResultType::kVector;
+  // vector: one series per sample, one point each; matrix: one series per label set; scalar: one
+  // series without labels and one point; string: none (see string_value).
+  std::vector<Series> series;
+  std::string string_value;  // string results only
+  double string_time = 0;
+  std::vector<std::string> warnings;  // Prometheus's "warnings" (the data may be partial)
+
+  bool empty() const { return series.empty() && type != ResultType::kString; }
+};
+
+struct PrometheusError {
+  enum class Kind {
+    kUnreachable,  // connection refused, DNS, TLS handshake
+    kTimeout,      // no answer within the per-attempt timeout
+    kHttp,         // an HTTP status without a Prometheus error body
+    kApi,          // "status":"error" (errorType bad_data, execution, timeout, ...)
+    kMalformed,    // the body is not the documented JSON
+    kConfig,       // the client cannot be used (bad URL, unreadable token or CA file)
+  };
+  Kind kind = Kind::kUnreachable;
+  int http_status = 0;     // 0 when no response
+  std::string error_type;  // Prometheus's errorType, for kApi
+  std::string message;     // one line naming the query, the URL and the cause
+  int attempts = 0;        // HTTP attempts made
+};
+
+template <typename T>
+using PromResult = std::expected<T, PrometheusError>;
+
+// Parses a /api/v1/query or /api/v1/query_range response body. `http_status` is the response's
+// status (Prometheus sends error bodies with 4xx/5xx); `what` names the query in messages.
+PromResult<QueryResult> parse_query_response(std::string_view body, int http_status,
+                                             std::string_view what);
+
+// Parses one sample value as Prometheus writes it ("1.5", "NaN", "+Inf", "-Inf", "1e-3").
+std::expected<double, std::string> parse_sample_value(std::string_view text);
+
+// Splits [start, end] at `step` into query_range windows of at most `max_points` points each
+// (Prometheus counts floor((end - start) / step) + 1 points). Returns (start, end) pairs, in order,
+// each chunk starting one step after the previous chunk's end.
+std::vector<std::pair<std::int64_t, std::int64_t>> range_chunks(std::int64_t start,
+                                                                std::int64_t end, std::int64_t step,
+                                                                std::int64_t max_points);
+
+// Thread-safe: one client may serve many concurrent queries.
+class PrometheusClient {
+ public:
+  // Fails (kConfig) on a URL that is not http(s)://host[:port][/path].
+  static PromResult<std::shared_ptr<PrometheusClient>> create(PrometheusConfig config);
+  ~PrometheusClient();
+  PrometheusClient(const PrometheusClient&) = delete;
+  PrometheusClient& operator=(const PrometheusClient&) = delete;
+
+  // An instant query evaluated at `time` (unix seconds; nullopt: Prometheus's now).
+  PromResult<QueryResult> query(const std::string& promql,
+                                std::optional<double> time = std::nullopt);
+
+  // A range query over [start, end] at `step` seconds (> 0), split into chunks of at most
+  // max_points_per_series points, whose series are joined by label set. The result is a matrix;
+  // warnings of all chunks are kept. Any chunk failing fails the whole query.
+  PromResult<QueryResult> query_range(const std::string& promql, std::int64_t start,
+                                      std::int64_t end, std::int64_t step);
+
+  const PrometheusConfig& config() const { return config_; }
+
+  // HTTP requests sent since creation (each attempt counts), for self-metrics and tests.
+  std::uint64_t requests_sent() const;
+
+ private:
+  explicit PrometheusClient(PrometheusConfig config);
+  PromResult<QueryResult> send(const std::string& path,
+                               const std::vector<std::pair<std::string, std::string>>& params,
+                               const std::string& what_query);
+  struct Impl;
+  PrometheusConfig config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+using PrometheusClientPtr = std::shared_ptr<PrometheusClient>;
+
+}  // namespace dso::metrics
