@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -139,11 +140,17 @@ void FakeKubelet::loop() {
         const auto [it, inserted] = first_seen.emplace(name, std::chrono::steady_clock::now());
         if (std::chrono::steady_clock::now() - it->second < std::chrono::milliseconds(delay_ms_))
           continue;
-        const kube::Json ready =
-            kube::Json::array({{{"type", "Ready"}, {"status", "True"}},
-                               {{"type", "ContainersReady"}, {"status", "True"}},
-                               {{"type", "Initialized"}, {"status", "True"}},
-                               {{"type", "PodScheduled"}, {"status", "True"}}});
+        // lastTransitionTime as the kubelet sets it (the autoscaler measures cold starts from
+        // Ready's transition minus the pod's creation).
+        const std::time_t wall = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&wall, &tm);
+        char transition[32];
+        std::strftime(transition, sizeof transition, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        kube::Json ready = kube::Json::array();
+        for (const char* type : {"Ready", "ContainersReady", "Initialized", "PodScheduled"}) {
+          ready.push_back({{"type", type}, {"status", "True"}, {"lastTransitionTime", transition}});
+        }
         kube::Json statuses = kube::Json::array();
         for (const auto& c : pod["spec"]["containers"]) {
           statuses.push_back({{"name", c["name"]},
