@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,8 @@
 #include "kube/rest_client.h"
 #include "kube/work_queue.h"
 #include "logger.h"
+#include "metrics/prometheus_client.h"
+#include "metrics/prometheus_source.h"
 #include "scaling/cold_start.h"
 #include "scaling/null_source.h"
 #include "scaling/scaling_loop.h"
@@ -176,18 +179,28 @@ std::string pdb_api_version(kube::KubeClient& client) {
   return "policy/v1beta1";
 }
 
-// Where the autoscaler reads the services' load. The Prometheus client (operator/metrics/) is not
-// in this build yet: until it is, every value is unknown, so autoscaled services hold their
-// replicas and report MetricsUnavailable (never read as zero demand).
-metrics::MetricsSourcePtr make_metrics_source(const RunFlags& flags, Logger& log) {
+// Where the autoscaler reads the services' load: Prometheus when --prometheus-url is given; without
+// it every value is unknown, so autoscaled services hold their replicas and report
+// MetricsUnavailable (never read as zero demand). One query attempt may take a third of the
+// decision period (at most 10 s), with one retry: the loop decides services one after another, so
+// a hung Prometheus must not stall it for minutes. Errors: a URL the client rejects.
+std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const RunFlags& flags,
+                                                                          Logger& log) {
   if (flags.prometheus_url.empty()) {
     log.warn("no --prometheus-url: autoscaled services hold their replicas (MetricsUnavailable)");
     return std::make_shared<scaling::NullMetricsSource>("no --prometheus-url given");
   }
-  log.warn("this build has no Prometheus client yet: autoscaled services hold their replicas",
-           {{"prometheusUrl", flags.prometheus_url}});
-  return std::make_shared<scaling::NullMetricsSource>("this build has no Prometheus client (" +
-                                                      flags.prometheus_url + " not queried)");
+  metrics::PrometheusConfig config;
+  config.url = flags.prometheus_url;
+  config.ca_file = flags.prometheus_ca_file;
+  config.bearer_token_file = flags.prometheus_token_file;
+  config.timeout = std::chrono::milliseconds(
+      std::clamp<std::int64_t>(flags.decision_period * 1000 / 3, 1000, 10'000));
+  config.max_attempts = 2;
+  auto client = metrics::PrometheusClient::create(config);
+  if (!client) return std::unexpected("--prometheus-url: " + client.error().message);
+  log.info("reading metrics from Prometheus", {{"url", flags.prometheus_url}});
+  return std::make_shared<metrics::PrometheusSource>(*client);
 }
 
 int run(std::span<char* const> args) {
@@ -321,7 +334,12 @@ int run(std::span<char* const> args) {
   }
   // The scaling loop (one per watched namespace, each over its own cache); it runs on the leader
   // only, started with the controllers.
-  const metrics::MetricsSourcePtr source = make_metrics_source(flags, log);
+  const auto source_or = make_metrics_source(flags, log);
+  if (!source_or) {
+    log.error("cannot use Prometheus", {{"error", source_or.error()}});
+    return 1;
+  }
+  const metrics::MetricsSourcePtr source = *source_or;
   auto scaling_metrics = std::make_shared<scaling::ScalingMetrics>(metrics->registry());
   std::vector<std::unique_ptr<scaling::ScalingLoop>> scaling_loops;
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
