@@ -433,8 +433,7 @@ void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService&
       e.manual.reset();
       enqueue = previous_desired != decided;
     }
-    // Reconcile (and so write status) when something a reader cares about changed; the rest
-    // (timestamps, metric values) rides along with the next write.
+    // Reconcile (and so write status) when something a reader cares about changed.
     const auto significant = [](const Json& j) {
       if (!j.is_object()) return Json();
       Json s = j;
@@ -448,6 +447,10 @@ void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService&
       return s;
     };
     if (!e.status || significant(*e.status) != significant(part)) enqueue = true;
+    // The rest is refreshed at least every status_refresh, so that what explain shows is recent.
+    if (!e.refreshed_at || now - *e.refreshed_at >= options_.settings.status_refresh)
+      enqueue = true;
+    if (enqueue) e.refreshed_at = now;
     e.status = part;
   }
   if (enqueue && options_.enqueue) options_.enqueue(key);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,12 +46,18 @@ inline int free_port() {
 
 // The inference server's request counter for one service, as Prometheus scrapes it:
 // deepseek_inference_requests_total{namespace,deepseek_service} rising at `rate` per second (set
-// by the test). A thread rewrites DIR/metrics every 200 ms; /usr/bin/python3 -m http.server serves
-// it on `port`.
+// by the test), or given as a function of the wall clock (`counter_at(unix seconds)`, e.g. a trace
+// continuing a backfill). A thread rewrites DIR/metrics every 200 ms; /usr/bin/python3 -m
+// http.server serves it on `port`.
 class RequestRateExporter {
  public:
-  RequestRateExporter(std::filesystem::path dir, std::string ns, std::string service, double rate)
-      : dir_(std::move(dir)), ns_(std::move(ns)), service_(std::move(service)), rate_(rate) {
+  RequestRateExporter(std::filesystem::path dir, std::string ns, std::string service, double rate,
+                      std::function<double(double)> counter_at = {})
+      : dir_(std::move(dir)),
+        ns_(std::move(ns)),
+        service_(std::move(service)),
+        rate_(rate),
+        counter_at_(std::move(counter_at)) {
     std::filesystem::create_directories(dir_);
     write();
     port_ = free_port();
@@ -65,6 +72,11 @@ class RequestRateExporter {
         const auto now = std::chrono::steady_clock::now();
         total_ += rate_.load() * std::chrono::duration<double>(now - last).count();
         last = now;
+        if (counter_at_) {
+          total_ = counter_at_(
+              std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                  .count());
+        }
         write();
       }
     });
@@ -77,19 +89,22 @@ class RequestRateExporter {
   int port() const { return port_; }
 
  private:
+  // Fixed notation: a counter of tens of millions in the default 6 significant digits would move in
+  // steps of 100 and make rate() useless.
   void write() {
     const auto tmp = dir_ / "metrics.tmp";
     {
       std::ofstream out(tmp);
       out << "# TYPE deepseek_inference_requests_total counter\n"
           << "deepseek_inference_requests_total{namespace=\"" << ns_ << "\",deepseek_service=\""
-          << service_ << "\"} " << total_ << "\n";
+          << service_ << "\"} " << std::fixed << std::setprecision(3) << total_ << "\n";
     }
     std::filesystem::rename(tmp, dir_ / "metrics");
   }
   std::filesystem::path dir_;
   std::string ns_, service_;
   std::atomic<double> rate_;
+  std::function<double(double)> counter_at_;
   double total_ = 0;
   int port_ = 0;
   std::unique_ptr<ChildProcess> server_;
@@ -110,6 +125,14 @@ class TestPrometheus {
               "      - targets: [";
     for (std::size_t i = 0; i < targets.size(); ++i) config << (i ? ", " : "") << targets[i];
     config << "]\n";
+  }
+  // Backfills an OpenMetrics file into its data folder (promtool tsdb create-blocks-from
+  // openmetrics: one block per 2 hours). Before start(). Returns promtool's exit status.
+  int backfill(const std::filesystem::path& openmetrics) {
+    return std::system(("/usr/bin/promtool tsdb create-blocks-from openmetrics " +
+                        openmetrics.string() + " " + (dir_ / "data").string() + " >" +
+                        (dir_ / "backfill.log").string() + " 2>&1")
+                           .c_str());
   }
   // Starts it (again) and waits for /-/ready; returns whether it became ready.
   bool start() {

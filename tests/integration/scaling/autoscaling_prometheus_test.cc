@@ -136,12 +136,16 @@ TEST_F(AutoscalingPrometheusTest, PrometheusStoppedMidRunHoldsThenResumes) {
   EXPECT_EQ(condition(dss, "MetricsUnavailable"), "False/MetricsAvailable");
   // rate()[1m] reaches the exporter's 60 req/s once its window is full of samples.
   EXPECT_TRUE(eventually(60, [&] {
-    const json a = get_dss("reactive")["status"]["autoscaler"];
+    const json d = get_dss("reactive");
+    if (!d.contains("status") || !d["status"].contains("autoscaler")) return false;
+    const json& a = d["status"]["autoscaler"];
     return a.contains("demand") && std::abs(a["demand"].get<double>() - 60.0) < 3.0;
   })) << get_dss("reactive")["status"]["autoscaler"].dump(2);
   // The Preview service sees the same load and would set 6, but keeps its replicas.
   ASSERT_TRUE(eventually(30, [&] {
-    return get_dss("preview")["status"]["autoscaler"].value("desiredReplicas", 0) == 6;
+    const json d = get_dss("preview");
+    return d.contains("status") && d["status"].contains("autoscaler") &&
+           d["status"]["autoscaler"].value("desiredReplicas", 0) == 6;
   })) << get_dss("preview")["status"].dump(2);
   EXPECT_EQ(replicas("preview"), 1);
 

@@ -194,6 +194,15 @@ TEST(ScalingLoop, EmptyOrNaNIsUnknownNotZero) {
   EXPECT_EQ(h.cond("MetricsUnavailable")["status"], "False");
 }
 
+TEST(ScalingLoop, StatusIsRefreshedAtLeastEveryMinute) {
+  Harness h(service("Off", {{"minReplicas", 1}, {"maxReplicas", 10}}, 3));
+  h.source->demand = 30;  // 3 replicas, as set: nothing significant changes
+  for (Seconds t = kT0; t < kT0 + 300; t += 15) h.loop->run_once(t);
+  EXPECT_EQ(h.desired(), 3);
+  // The first decision, then one refresh a minute: at +0, +60, +120, +180, +240.
+  EXPECT_EQ(h.enqueued.size(), 5u);
+}
+
 TEST(ScalingLoop, ScalingLimitedIsAConditionAndAMetricWithItsReason) {
   Harness h(service("Off", {{"minReplicas", 1}, {"maxReplicas", 3}}, 3));
   h.source->demand = 80;  // needs 8

@@ -91,11 +91,12 @@ class ScalingLoop {
     std::unique_ptr<ServiceScaler> scaler;
     std::optional<int> last_spec_replicas;  // to tell a manual scale
     bool seen = false;
-    std::optional<int> manual;         // a manual scale not yet taken by a decision
-    std::optional<int> desired;        // the latest acting decision
-    std::optional<int> preview;        // the latest preview decision
-    std::optional<kube::Json> status;  // the published part
-    bool seeded = false;               // decisions seeded from the object's status
+    std::optional<int> manual;            // a manual scale not yet taken by a decision
+    std::optional<int> desired;           // the latest acting decision
+    std::optional<int> preview;           // the latest preview decision
+    std::optional<kube::Json> status;     // the published part
+    bool seeded = false;                  // decisions seeded from the object's status
+    std::optional<Seconds> refreshed_at;  // when a status write was last asked for
   };
   // Notes spec.replicas; returns true when it changed since the last look (a manual scale).
   static bool note_spec_replicas(Entry& entry, const api::DeepSeekService& service);

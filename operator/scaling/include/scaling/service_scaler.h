@@ -40,6 +40,9 @@ struct ScalerSettings {
   Seconds forecast_margin = 2 * 3600;  // each forecast reaches refit_every + this past its fit
   Seconds history_retry = 60;          // after a failed history load
   std::size_t decisions_kept = 10;
+  // The scaling loop asks for a status write when something significant changed (decision,
+  // conditions, decisions list, forecast summary) and at least this often otherwise.
+  Seconds status_refresh = 60;
 };
 
 // One decision as published in status.decisions.
