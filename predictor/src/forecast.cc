@@ -51,6 +51,19 @@ double quantile_sorted(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
 }
 
+// Mean of v after dropping the `trim` fraction at each end (0: the mean; 0.5: the median).
+double trimmed_mean_of(std::vector<double> v, double trim) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  if (trim >= 0.5) return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  auto cut = static_cast<std::size_t>(std::floor(std::max(trim, 0.0) * static_cast<double>(n)));
+  if (2 * cut >= n) cut = (n - 1) / 2;
+  double sum = 0;
+  for (std::size_t i = cut; i < n - cut; ++i) sum += v[i];
+  return sum / static_cast<double>(n - 2 * cut);
+}
+
 struct Periods {
   std::size_t day = 0;   // steps per day (0: the step is a day or longer)
   std::size_t week = 0;  // steps per week
@@ -315,14 +328,21 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   // bt[c][j][i]: candidate c's forecast from origin j at lead i.
   std::vector<std::vector<std::vector<double>>> bt(m);
   std::vector<double> mae(m, 0.0);
+  std::vector<double> per_origin;
+  // Day-ahead backtests (every origin forecasts a whole day) summarise and combine by their own
+  // rule: the days are then comparable units, and a median over them is robust to atypical days.
+  const bool whole_days = periods.day >= 2 && hb >= periods.day;
+  const double score_trim = whole_days ? options.daily_score_trim : options.score_trim;
+  const double combine_within = whole_days ? options.daily_combine_within : options.combine_within;
   for (std::size_t c = 0; c < m; ++c) {
+    per_origin.clear();
     for (const std::size_t o : origins) {
       bt[c].push_back(candidates[c].fn(std::span<const double>(y.data(), o), hb));
       double sum = 0;
       for (std::size_t i = 0; i < hb; ++i) sum += std::abs(bt[c].back()[i] - y[o + i]);
-      mae[c] += sum / static_cast<double>(hb);
+      per_origin.push_back(sum / static_cast<double>(hb));
     }
-    if (!origins.empty()) mae[c] /= static_cast<double>(origins.size());
+    mae[c] = trimmed_mean_of(per_origin, score_trim);
   }
   // Weights: the best `combine_top` by backtest MAE, weighted by 1 / MAE^2.
   std::vector<std::size_t> order(m);
@@ -330,8 +350,8 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return mae[a] < mae[b]; });
   std::vector<double> weight(m, 0.0);
   std::size_t top = origins.empty() ? 1 : std::clamp<std::size_t>(options.combine_top, 1, m);
-  if (options.combine_within > 0) {
-    while (top > 1 && mae[order[top - 1]] > options.combine_within * mae[order[0]]) --top;
+  if (combine_within > 0) {
+    while (top > 1 && mae[order[top - 1]] > combine_within * mae[order[0]]) --top;
   }
   double wsum = 0;
   for (std::size_t r = 0; r < top; ++r) {

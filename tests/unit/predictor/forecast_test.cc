@@ -100,6 +100,35 @@ TEST(Forecast, QuantilesAreOrderedAndCoverAboutTheirLevel) {
   EXPECT_LT(coverage, 0.98);
 }
 
+TEST(Forecast, DayAheadScoresAreMediansOverBacktestDays) {
+  // Each day is flat at 100 + d, so yesterday misses by 1, except around an incident on day 10
+  // (level 400): yesterday then misses by 291 and 289. A day-ahead backtest scores candidates by
+  // the median over its days (1); the plain mean (daily_score_trim 0) lets the incident dominate.
+  Series s{.start = 1'600'000'000 - 1'600'000'000 % 86400, .step = kStep, .values = {}};
+  for (std::size_t d = 0; d < 15; ++d) {
+    s.values.insert(s.values.end(), kDay, d == 10 ? 400.0 : 100.0 + static_cast<double>(d));
+  }
+  // (A quantile makes a single candidate run its backtest.)
+  ForecastOptions o{.horizon = kDay, .quantiles = {0.9}, .candidates = {"snaive-day"}};
+  const auto median = forecast(s, o);
+  ASSERT_TRUE(median.has_value()) << median.error();
+  ASSERT_EQ(median->scores.size(), 1u);
+  EXPECT_NEAR(median->scores[0].mae, 1.0, 1e-9);
+  o.daily_score_trim = 0;
+  const auto mean = forecast(s, o);
+  ASSERT_TRUE(mean.has_value()) << mean.error();
+  EXPECT_NEAR(mean->scores[0].mae, (12 * 1.0 + 291 + 289) / 14, 1e-9);
+  // Shorter backtests keep the plain mean unless score_trim says otherwise (50 steps ahead: the
+  // origins on the two incident days miss by about 290, all others by 1).
+  ForecastOptions hour{.horizon = 50, .quantiles = {0.9}, .candidates = {"snaive-day"}};
+  const auto plain = forecast(s, hour);
+  hour.score_trim = 0.5;
+  const auto trimmed = forecast(s, hour);
+  ASSERT_TRUE(plain.has_value() && trimmed.has_value());
+  EXPECT_GT(plain->scores[0].mae, 10.0);
+  EXPECT_NEAR(trimmed->scores[0].mae, 1.0, 1e-9);
+}
+
 TEST(Forecast, FillsMissingValues) {
   auto s = daily_series(8, 2.0);
   for (std::size_t t = 3 * kDay; t < 3 * kDay + 20; ++t) s.values[t] = NAN;
