@@ -64,6 +64,19 @@ double trimmed_mean_of(std::vector<double> v, double trim) {
   return sum / static_cast<double>(n - 2 * cut);
 }
 
+// The fractional position of x among sorted data as a level in [0, 1], the inverse of
+// quantile_sorted: 0 at or below the smallest value, 1 above the largest.
+double position_in_sorted(const std::vector<double>& sorted, double x) {
+  const std::size_t n = sorted.size();
+  if (n < 2 || x <= sorted.front()) return 0.0;
+  if (x > sorted.back()) return 1.0;
+  const auto hi = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), x) -
+                                           sorted.begin());  // sorted[hi - 1] < x <= sorted[hi]
+  const double gap = sorted[hi] - sorted[hi - 1];
+  const double pos = static_cast<double>(hi - 1) + (gap > 0 ? (x - sorted[hi - 1]) / gap : 1.0);
+  return pos / static_cast<double>(n - 1);
+}
+
 struct Periods {
   std::size_t day = 0;   // steps per day (0: the step is a day or longer)
   std::size_t week = 0;  // steps per week
@@ -397,17 +410,48 @@ std::expected<Forecast, std::string> forecast(const Series& history,
     // Pool a window of leads so that each quantile rests on at least ~40 errors.
     const std::size_t per_lead = std::max<std::size_t>(err[0].size(), 1);
     const std::size_t half = std::min(hb / 2, (40 / per_lead + 1) / 2);
+    const auto window = [&](std::size_t i) {
+      return std::pair{i > half ? i - half : 0, std::min(hb - 1, i + half)};
+    };
+    // Coverage calibration: the band of a lead is built from the pooled errors of every origin,
+    // its own included, so on the backtest it covers about its level by construction, and less on
+    // days unlike the others. Leaving each origin out in turn, the position of its errors among
+    // the other origins' errors (0: below all, 1: above all) is how the band would have fared on
+    // it; the level used is the quantile of those positions at the requested level, so that the
+    // left-out coverage of the backtest equals the requested one.
+    std::vector<double> levels = options.quantiles;
+    if (options.calibrate_quantiles && origins.size() >= 3) {
+      std::vector<double> positions;
+      std::vector<std::pair<double, std::size_t>> tagged;
+      std::vector<double> rest;
+      for (std::size_t i = 0; i < hb; ++i) {
+        tagged.clear();
+        const auto [lo, hi] = window(i);
+        for (std::size_t l = lo; l <= hi; ++l) {
+          for (std::size_t j = 0; j < err[l].size(); ++j) tagged.emplace_back(err[l][j], j);
+        }
+        std::sort(tagged.begin(), tagged.end());
+        for (std::size_t j = 0; j < err[i].size(); ++j) {
+          rest.clear();
+          for (const auto& [v, from] : tagged) {
+            if (from != j) rest.push_back(v);
+          }
+          positions.push_back(position_in_sorted(rest, err[i][j]));
+        }
+      }
+      std::sort(positions.begin(), positions.end());
+      for (double& q : levels) q = std::clamp(quantile_sorted(positions, q), 0.0, 1.0);
+    }
     out.quantiles.assign(options.quantiles.size(), std::vector<double>(H));
     std::vector<double> pool;
     std::vector<std::vector<double>> qe(options.quantiles.size(), std::vector<double>(hb));
     for (std::size_t i = 0; i < hb; ++i) {
       pool.clear();
-      const std::size_t lo = i > half ? i - half : 0;
-      const std::size_t hi = std::min(hb - 1, i + half);
+      const auto [lo, hi] = window(i);
       for (std::size_t l = lo; l <= hi; ++l) pool.insert(pool.end(), err[l].begin(), err[l].end());
       std::sort(pool.begin(), pool.end());
       for (std::size_t k = 0; k < options.quantiles.size(); ++k) {
-        qe[k][i] = quantile_sorted(pool, options.quantiles[k]);
+        qe[k][i] = quantile_sorted(pool, levels[k]);
       }
     }
     for (std::size_t k = 0; k < options.quantiles.size(); ++k) {

@@ -61,6 +61,10 @@ struct ForecastOptions {
   // Measured in docs/predictor.md: better day-ahead on three of the four traces, M4 within 0.4%.
   double daily_combine_within = 1.2;
   double daily_score_trim = 0.5;
+  // Quantiles: calibrate the level on the backtest with each origin left out in turn, so that
+  // the band would have covered its level of the backtest's outcomes out of sample (see
+  // forecast.cc); false: the plain pooled quantiles of the backtest errors.
+  bool calibrate_quantiles = true;
   // kAuto also considers the Prophet-style and Holt-Winters models (each backtest origin refits
   // them: about 15x the cost). Off by default: on the benchmark traces they did not improve the
   // day-ahead combination (docs/predictor.md).
