@@ -347,10 +347,16 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   const bool whole_days = periods.day >= 2 && hb >= periods.day;
   const double score_trim = whole_days ? options.daily_score_trim : options.score_trim;
   const double combine_within = whole_days ? options.daily_combine_within : options.combine_within;
+  // Quantiles of forecasts beyond a day rest on backtest errors up to `hq` leads (two days at
+  // most; the origins' forecasts are extended where the history has the outcomes), so that
+  // e.g. 48 hourly steps are not extrapolated from 24. Scores use the first hb leads only.
+  const std::size_t hq =
+      options.quantiles.empty() || periods.day < 2 ? hb : std::min(H, 2 * periods.day);
   for (std::size_t c = 0; c < m; ++c) {
     per_origin.clear();
     for (const std::size_t o : origins) {
-      bt[c].push_back(candidates[c].fn(std::span<const double>(y.data(), o), hb));
+      bt[c].push_back(candidates[c].fn(std::span<const double>(y.data(), o),
+                                       std::max(hb, std::min(hq, n - o))));
       double sum = 0;
       for (std::size_t i = 0; i < hb; ++i) sum += std::abs(bt[c].back()[i] - y[o + i]);
       per_origin.push_back(sum / static_cast<double>(hb));
@@ -389,29 +395,33 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   // at nearby leads (leads beyond the backtest horizon use the last ones, widened).
   out.quantile_levels = options.quantiles;
   if (!options.quantiles.empty()) {
-    std::vector<std::vector<double>> err(hb);  // err[i]: errors at lead i over the origins
+    // err[i]: errors at lead i over the origins whose outcome at that lead is known; who[i]:
+    // which origin each came from.
+    std::vector<std::vector<double>> err(hq);
+    std::vector<std::vector<std::size_t>> who(hq);
     for (std::size_t j = 0; j < origins.size(); ++j) {
-      for (std::size_t i = 0; i < hb; ++i) {
+      for (std::size_t i = 0; i < hq && origins[j] + i < n; ++i) {
         double f = 0;
         for (std::size_t c = 0; c < m; ++c) {
           if (weight[c] > 0) f += weight[c] * bt[c][j][i];
         }
         err[i].push_back(y[origins[j] + i] - f);
+        who[i].push_back(j);
       }
     }
     if (origins.empty()) {
       // No room for a backtest: one-step changes, widened with the square root of the lead.
       std::vector<double> d;
       for (std::size_t t = 1; t < n; ++t) d.push_back(y[t] - y[t - 1]);
-      for (std::size_t i = 0; i < hb; ++i) {
+      for (std::size_t i = 0; i < hq; ++i) {
         for (const double v : d) err[i].push_back(v * std::sqrt(static_cast<double>(i + 1)));
       }
     }
     // Pool a window of leads so that each quantile rests on at least ~40 errors.
     const std::size_t per_lead = std::max<std::size_t>(err[0].size(), 1);
-    const std::size_t half = std::min(hb / 2, (40 / per_lead + 1) / 2);
+    const std::size_t half = std::min(hq / 2, (40 / per_lead + 1) / 2);
     const auto window = [&](std::size_t i) {
-      return std::pair{i > half ? i - half : 0, std::min(hb - 1, i + half)};
+      return std::pair{i > half ? i - half : 0, std::min(hq - 1, i + half)};
     };
     // Coverage calibration: the band of a lead is built from the pooled errors of every origin,
     // its own included, so on the backtest it covers about its level by construction, and less on
@@ -424,19 +434,19 @@ std::expected<Forecast, std::string> forecast(const Series& history,
       std::vector<double> positions;
       std::vector<std::pair<double, std::size_t>> tagged;
       std::vector<double> rest;
-      for (std::size_t i = 0; i < hb; ++i) {
+      for (std::size_t i = 0; i < hq; ++i) {
         tagged.clear();
         const auto [lo, hi] = window(i);
         for (std::size_t l = lo; l <= hi; ++l) {
-          for (std::size_t j = 0; j < err[l].size(); ++j) tagged.emplace_back(err[l][j], j);
+          for (std::size_t e = 0; e < err[l].size(); ++e) tagged.emplace_back(err[l][e], who[l][e]);
         }
         std::sort(tagged.begin(), tagged.end());
-        for (std::size_t j = 0; j < err[i].size(); ++j) {
+        for (std::size_t e = 0; e < err[i].size(); ++e) {
           rest.clear();
           for (const auto& [v, from] : tagged) {
-            if (from != j) rest.push_back(v);
+            if (from != who[i][e]) rest.push_back(v);
           }
-          positions.push_back(position_in_sorted(rest, err[i][j]));
+          positions.push_back(position_in_sorted(rest, err[i][e]));
         }
       }
       std::sort(positions.begin(), positions.end());
@@ -444,8 +454,8 @@ std::expected<Forecast, std::string> forecast(const Series& history,
     }
     out.quantiles.assign(options.quantiles.size(), std::vector<double>(H));
     std::vector<double> pool;
-    std::vector<std::vector<double>> qe(options.quantiles.size(), std::vector<double>(hb));
-    for (std::size_t i = 0; i < hb; ++i) {
+    std::vector<std::vector<double>> qe(options.quantiles.size(), std::vector<double>(hq));
+    for (std::size_t i = 0; i < hq; ++i) {
       pool.clear();
       const auto [lo, hi] = window(i);
       for (std::size_t l = lo; l <= hi; ++l) pool.insert(pool.end(), err[l].begin(), err[l].end());
@@ -458,8 +468,8 @@ std::expected<Forecast, std::string> forecast(const Series& history,
       for (std::size_t i = 0; i < H; ++i) {
         // Beyond the backtest horizon, widen the last lead's errors like a random walk's.
         const double widen =
-            i < hb ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hb));
-        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hb - 1)];
+            i < hq ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hq));
+        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hq - 1)];
       }
     }
     // Keep the bands ordered by level at every step.
