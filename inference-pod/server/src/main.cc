@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "model/null_model.h"
 #include "model/torchscript_model.h"
 #include "server/api_keys.h"
 #include "server/api_service.h"
@@ -28,7 +29,10 @@ void log(const std::string& line) {
 }
 
 int serve(const ServerConfig& config) {
-  auto model = load_torchscript_model({config.model_path, config.device, 256, config.threads});
+  auto model =
+      config.model_path == kNullModelPath
+          ? std::expected<LanguageModelPtr, std::string>(std::make_unique<NullModel>())
+          : load_torchscript_model({config.model_path, config.device, 256, config.threads});
   if (!model) {
     log(model.error());
     return 1;
