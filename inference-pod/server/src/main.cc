@@ -58,7 +58,8 @@ int serve(const ServerConfig& config) {
   BatchScheduler scheduler(lm,
                            {config.max_batch_size, std::chrono::microseconds(config.max_wait_us),
                             static_cast<std::size_t>(config.max_queue),
-                            std::chrono::milliseconds(config.max_queue_wait_ms)},
+                            std::chrono::milliseconds(config.max_queue_wait_ms),
+                            /*first_step_on_caller=*/true},
                            &metrics);
   RateLimiter limiter({config.rate_limit_per_second, config.rate_limit_per_hour});
   std::optional<ResponseCache> cache;

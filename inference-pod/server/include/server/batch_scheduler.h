@@ -45,8 +45,10 @@ struct GenerationResult {
   std::string error;  // set when finish == kError
 };
 
-// Receives one request's progress. Called only on the scheduler thread; must not block (hand the
-// data to the network layer and return).
+// Receives one request's progress. Called on the scheduler thread, or, for the first step of a
+// request that found the scheduler idle with SchedulerOptions::first_step_on_caller, on the thread
+// that called submit(); never on two threads at once. Must not block (hand the data to the network
+// layer and return).
 class GenerationSink {
  public:
   virtual ~GenerationSink() = default;
@@ -73,6 +75,11 @@ struct SchedulerOptions {
   // Also refuse when the expected wait (requests ahead / measured completion rate) exceeds this;
   // zero: no wait bound. Adapts the queue to what the machine actually sustains.
   std::chrono::microseconds max_queue_wait{0};
+  // When batches do not wait to fill (max_wait 0 or max_batch_size 1) and the scheduler is idle
+  // with nothing queued, submit() runs the request's first step (prompt pass, first token) on the
+  // caller's thread and hands the sequence to the scheduler only if it goes on: two thread
+  // hand-offs fewer per request on an idle server. The caller blocks for that one model step.
+  bool first_step_on_caller = false;
 };
 
 struct QueueFull {
@@ -88,8 +95,9 @@ class BatchScheduler {
   BatchScheduler(const BatchScheduler&) = delete;
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
-  // Queues a job. Thread-safe, O(1). Refused (without calling the sink) when max_queue jobs are
-  // already waiting or the scheduler is shutting down.
+  // Queues a job. Thread-safe, O(1) — except with first_step_on_caller on an idle scheduler, where
+  // it also runs the job's first model step before returning. Refused (without calling the sink)
+  // when max_queue jobs are already waiting or the scheduler is shutting down.
   std::expected<void, QueueFull> submit(GenerationJob job);
 
   // Runs `batches` forward passes over `batch_size` sequences of `length` tokens before serving
@@ -121,6 +129,7 @@ class BatchScheduler {
   };
 
   void run();
+  Sequence start_sequence_locked(GenerationJob job, std::chrono::steady_clock::time_point now);
   void admit_locked(std::vector<Sequence>& batch);
   void step(std::vector<Sequence>& batch);
   // Appends `token`; returns true when the sequence finished (and its sink was told).
@@ -139,6 +148,9 @@ class BatchScheduler {
   bool accepting_ = true;
   bool abort_ = false;
   bool exit_ = false;
+  bool idle_ = false;                  // the scheduler thread waits with no batch
+  bool caller_step_ = false;           // a submit() is running a first step (the model is taken)
+  std::vector<Sequence> handed_over_;  // first steps done by callers, to join the batch
   std::size_t running_ = 0;
   double service_seconds_ewma_ = 0.5;
   double completions_per_second_ = 0;  // 0 until measured
