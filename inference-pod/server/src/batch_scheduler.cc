@@ -24,13 +24,14 @@ const char* finish_reason_name(FinishReason reason) {
 }
 
 TokenId sample_token(std::span<const float> logits, double temperature, double top_p,
-                     std::mt19937_64& rng) {
+                     SequenceRng& rng) {
   if (logits.empty()) return 0;
   if (temperature <= 0.0) {
     return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   const float top = *std::max_element(logits.begin(), logits.end());
-  std::vector<double> p(logits.size());
+  thread_local std::vector<double> p;  // no allocation per token once grown
+  p.resize(logits.size());
   double sum = 0;
   for (std::size_t i = 0; i < logits.size(); ++i) {
     p[i] = std::exp((logits[i] - top) / temperature);
@@ -111,9 +112,17 @@ std::expected<void, QueueFull> BatchScheduler::submit(GenerationJob job) {
   if (!first.empty()) {
     // The scheduler thread stays asleep while caller_step_ is set: the model has one user.
     step(first);
-    std::lock_guard lock(mu_);
-    caller_step_ = false;
-    for (auto& s : first) handed_over_.push_back(std::move(s));
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      caller_step_ = false;
+      for (auto& s : first) handed_over_.push_back(std::move(s));
+      // Someone to wake: a sequence that goes on, jobs queued meanwhile, or an abort waiting for
+      // this step. Otherwise the scheduler sleeps on (a wake-up costs a context switch).
+      wake = !handed_over_.empty() || !high_.empty() || !normal_.empty() || abort_ || exit_;
+    }
+    if (wake) cv_.notify_one();
+    return {};
   }
   cv_.notify_one();
   return {};
@@ -190,8 +199,7 @@ BatchScheduler::Sequence BatchScheduler::start_sequence_locked(GenerationJob job
   for (auto& t : s.tokens) t = static_cast<TokenId>(static_cast<unsigned char>(t));
   s.prompt_tokens = static_cast<int>(s.tokens.size());
   if (s.tokens.empty()) s.tokens.push_back('\n');  // the model needs one token to start from
-  s.rng.seed(s.job.params.seed ? *s.job.params.seed
-                               : (std::uint64_t{seed_source_()} << 32) ^ seed_source_());
+  s.rng = SequenceRng(s.job.params.seed ? *s.job.params.seed : seeds_());
   s.admitted = now;
   return s;
 }

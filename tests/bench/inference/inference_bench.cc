@@ -44,6 +44,10 @@
 #include "loopback_http.h"
 #include "model/null_model.h"
 #include "model/torchscript_model.h"
+#include "server/api_service.h"
+#include "server/batch_scheduler.h"
+#include "server/metrics.h"
+#include "server/rate_limiter.h"
 #include "server_process.h"
 
 namespace {
@@ -460,6 +464,43 @@ void overhead_mode(const Options& o) {
   MinimalResponder floor;
   LoopbackHttp floor_http(floor.port());
 
+  // The server's own request logic without HTTP: ApiService::handle in this process, wired as
+  // main.cc wires it (builtin:null model, first step on the caller, no limits, no cache).
+  struct StatusResponder final : Responder {
+    int status = 0;
+    void reply(HttpResponse r) override { status = r.status; }
+    void start_stream(int, const std::string&, Headers) override {}
+    void write(std::string) override {}
+    void end() override {}
+  };
+  NullModel null_model;
+  ServerMetrics metrics({"deepseek-byte-lm", "cpu", 1, 64});
+  SchedulerOptions scheduler_options{1, std::chrono::microseconds(0), 64};
+  scheduler_options.first_step_on_caller = true;
+  BatchScheduler scheduler(null_model, scheduler_options, &metrics);
+  RateLimiter limiter({0, 0});
+  ServiceOptions service_options;
+  service_options.limits = {"deepseek-byte-lm", 64, 16, 1 << 20};
+  ApiService service(service_options, scheduler, limiter, nullptr, nullptr, metrics);
+  service.set_ready(true);
+  auto in_process = [&] {
+    HttpRequest request;
+    request.method = "POST";
+    request.path = "/v1/completions";
+    request.headers = {{"host", "127.0.0.1"},
+                       {"content-type", "application/json"},
+                       {"content-length", std::to_string(body.size())}};
+    request.body = body;
+    request.client_address = "127.0.0.1";
+    auto responder = std::make_shared<StatusResponder>();
+    service.handle(request, responder);
+    // The scheduler was idle, so the caller's step answered before handle() returned.
+    if (responder->status != 200) {
+      throw std::runtime_error("overhead: in-process request answered " +
+                               std::to_string(responder->status) + " (scheduler not idle?)");
+    }
+  };
+
   auto expect_200 = [](const LoopbackResponse& r, const std::string& what) {
     if (r.status != 200) {
       throw std::runtime_error("overhead: " + what + " answered " + std::to_string(r.status));
@@ -468,6 +509,10 @@ void overhead_mode(const Options& o) {
   std::vector<OverheadPath> paths;
   paths.emplace_back("loopback floor: a blocking 20-line responder, no HTTP library", "",
                      [&] { expect_200(floor_http.request("POST", "/", body), "floor"); });
+  paths.emplace_back(
+      "ApiService::handle in this process, builtin:null model (JSON + queue + scheduler, no "
+      "HTTP)",
+      "", in_process);
   for (auto& s : servers) {
     paths.emplace_back("GET /healthz (HTTP only)", s.label,
                        [&] { expect_200(s.null_http->request("GET", "/healthz"), "/healthz"); });

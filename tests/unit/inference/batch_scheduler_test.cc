@@ -365,7 +365,7 @@ TEST(SampleToken, GreedyIsArgmaxAndTopPKeepsOnlyTheHead) {
   std::vector<float> logits(256, 0.0f);
   logits[42] = 5.0f;
   logits[7] = 4.9f;
-  std::mt19937_64 rng(1);
+  SequenceRng rng(1);
   EXPECT_EQ(sample_token(logits, 0.0, 1.0, rng), 42);
   // With a tiny top_p only the most likely token remains, at any temperature.
   for (int i = 0; i < 50; ++i) EXPECT_EQ(sample_token(logits, 1.5, 1e-6, rng), 42);
