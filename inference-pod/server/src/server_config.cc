@@ -69,8 +69,10 @@ const std::vector<Setting>& settings() {
       {"host", "address to listen on", string_field(&ServerConfig::host),
        show(&ServerConfig::host)},
       {"port", "TCP port", int_field(&ServerConfig::port, 0, 65535), show(&ServerConfig::port)},
-      {"model", "TorchScript model file (.pt); required", string_field(&ServerConfig::model_path),
-       show(&ServerConfig::model_path)},
+      {"model",
+       "TorchScript model file (.pt); required (builtin:null: a model that does no work, for "
+       "measuring the server's own overhead)",
+       string_field(&ServerConfig::model_path), show(&ServerConfig::model_path)},
       {"model-name", "model id clients put in \"model\" and /v1/models lists",
        string_field(&ServerConfig::model_name), show(&ServerConfig::model_name)},
       {"device", "where the model runs: cpu, cuda, cuda:N", string_field(&ServerConfig::device),
