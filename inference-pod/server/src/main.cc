@@ -75,7 +75,8 @@ int serve(const ServerConfig& config) {
                      cache ? &*cache : nullptr, metrics);
 
   const std::string url = "http://" + config.host + ":" + std::to_string(config.port);
-  HttpServer server(url, service, options.max_body_bytes);
+  HttpServer server(url, service, options.max_body_bytes,
+                    static_cast<std::size_t>(config.http_threads));
   if (auto opened = server.open(); !opened) {
     log(opened.error());
     return 1;

@@ -79,6 +79,10 @@ const std::vector<Setting>& settings() {
        show(&ServerConfig::device)},
       {"threads", "LibTorch intra-op threads (0: LibTorch's default)",
        int_field(&ServerConfig::threads, 0, 1024), show(&ServerConfig::threads)},
+      {"http-threads",
+       "cpprestsdk I/O threads: HTTP parsing, routing and writing answers (1 has the lowest "
+       "latency per request; raise it when one core cannot keep up with many streaming clients)",
+       int_field(&ServerConfig::http_threads, 1, 256), show(&ServerConfig::http_threads)},
       {"max-batch-size", "most sequences per forward pass (1 turns batching off)",
        int_field(&ServerConfig::max_batch_size, 1, 4096), show(&ServerConfig::max_batch_size)},
       {"max-wait-us", "how long an idle model waits for a batch to fill, microseconds",
