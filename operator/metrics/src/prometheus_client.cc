@@ -243,6 +243,11 @@ PromResult<QueryResult> parse_query_response(std::string_view body, int http_sta
                                      "): " + one_line(message, 300),
                                  http_status, type));
   }
+  if (status != "success" && !ok_status) {  // not Prometheus (a proxy, another server)
+    return std::unexpected(error(
+        PrometheusError::Kind::kHttp,
+        where + ": HTTP " + std::to_string(http_status) + ": " + one_line(body, 200), http_status));
+  }
   if (status != "success") {
     return std::unexpected(error(PrometheusError::Kind::kMalformed,
                                  where + ": unknown status \"" + one_line(status, 40) + "\"",

@@ -139,6 +139,8 @@ TEST(PrometheusParse, MalformedBodiesAreClearErrors) {
       {R"({"status":"success","data":{"resultType":"blob","result":[]}})", 200, Kind::kMalformed,
        "unknown resultType \"blob\""},
       {"<html>Bad Gateway</html>", 502, Kind::kHttp, "q: HTTP 502: <html>Bad Gateway</html>"},
+      {R"({"kind":"Status","status":"Failure","code":404})", 404, Kind::kHttp, "q: HTTP 404: {"},
+      {R"({"status":"Failure"})", 200, Kind::kMalformed, "unknown status \"Failure\""},
   };
   for (const auto& c : cases) {
     const auto r = parse_query_response(c.body, c.status, "q");
