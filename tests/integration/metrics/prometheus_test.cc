@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <thread>
 
 #include "metrics/prometheus_source.h"
@@ -25,6 +26,41 @@ double now_s() {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// The replay's own arithmetic (no Prometheus): the counter is the trace's integral, continuous
+// across rows and across the trace's wrap-around, and the OpenMetrics file is what promtool reads.
+TEST(TraceReplay, CounterIsTheIntegralOfTheTrace) {
+  RateTrace t({1.0, 3.0, 2.0}, 60);
+  t.place(1'000'050, 1);  // row 1 starts at 1,000,020 (the minute boundary at or before now)
+  EXPECT_EQ(t.origin(), 999'960);
+  EXPECT_EQ(t.rate_at(1'000'020), 3.0);
+  EXPECT_EQ(t.rate_at(1'000'019), 1.0);
+  EXPECT_EQ(t.rate_at(1'000'140), 1.0);  // wraps to row 0
+  EXPECT_EQ(t.rate_at(999'959), 2.0);    // before the origin: the last row
+  EXPECT_DOUBLE_EQ(t.integral(999'960), 0.0);
+  EXPECT_DOUBLE_EQ(t.integral(1'000'050), 60.0 + 90.0);
+  EXPECT_DOUBLE_EQ(t.integral(999'960 + 360), 2 * 360.0);  // two whole cycles
+  EXPECT_DOUBLE_EQ(t.integral(999'900), -120.0);
+  EXPECT_DOUBLE_EQ(t.mean_rate(999'990, 1'000'050), (30.0 * 1 + 30.0 * 3) / 60);
+
+  ServiceTrace s;
+  s.ns = "ns";
+  s.service = "svc";
+  s.trace = t;
+  s.counter_origin = 999'960;
+  std::ostringstream om;
+  dso::testing::write_openmetrics(om, {s}, 999'960, 1'000'020, 30);
+  const std::string text = om.str();
+  EXPECT_TRUE(contains(text, "# TYPE deepseek_inference_requests counter\n"));
+  EXPECT_TRUE(contains(text,
+                       "deepseek_inference_requests_total{code=\"200\",deepseek_service=\"svc\","
+                       "endpoint=\"chat_completions\",instance=\"trace-exporter\","
+                       "job=\"deepseek-inference\",namespace=\"ns\",priority=\"normal\"} 48 "
+                       "1000020\n"))
+      << text;
+  EXPECT_TRUE(text.ends_with("# EOF\n"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2 + 2 * 3 + 1);
 }
 
 class PrometheusTrace : public ::testing::Test {
@@ -202,6 +238,38 @@ TEST_F(PrometheusTrace, TimeoutIsHonouredWhilePrometheusHangs) {
   EXPECT_EQ(r.error().kind, PrometheusError::Kind::kTimeout) << r.error().message;
   EXPECT_LT(took, std::chrono::milliseconds(2000));
   EXPECT_TRUE(c->query("vector(1)").has_value());
+}
+
+TEST_F(PrometheusTrace, ExporterDownMakesDemandUnknownWithinAWindow) {
+  PrometheusSource source(client());
+  ASSERT_FALSE(std::isnan(source.current(service(), static_cast<std::int64_t>(now_s())).demand));
+  prometheus_->exporter().set_serving(false);
+  const auto down = std::chrono::steady_clock::now();
+  ServiceLoad load;
+  while (std::chrono::steady_clock::now() - down < std::chrono::seconds(120)) {
+    load = source.current(service(), static_cast<std::int64_t>(now_s()));
+    if (std::isnan(load.demand)) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  const double unknown_after =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - down).count();
+  prometheus_->exporter().set_serving(true);
+  ASSERT_TRUE(std::isnan(load.demand)) << "demand still " << load.demand << " after 120 s";
+  ASSERT_EQ(load.problems.size(), 1u);
+  EXPECT_TRUE(contains(load.problems[0], "returned no series")) << load.problems[0];
+  // rate() keeps answering from the samples before the failed scrapes until they leave its window.
+  EXPECT_GE(unknown_after, 40.0);
+  const auto up = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - up < std::chrono::seconds(60)) {
+    load = source.current(service(), static_cast<std::int64_t>(now_s()));
+    if (!std::isnan(load.demand)) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  const double known_after =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - up).count();
+  std::printf("exporter down: demand unknown after %.1f s; back up: known again after %.1f s\n",
+              unknown_after, known_after);
+  EXPECT_FALSE(std::isnan(load.demand));
 }
 
 TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {

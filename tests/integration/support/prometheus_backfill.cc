@@ -265,6 +265,15 @@ std::string CounterExporter::exposition(double t) const {
 // ----- TracePrometheus -----
 
 TracePrometheus::TracePrometheus(TracePrometheusOptions options) : options_(std::move(options)) {
+  try {
+    setup();
+  } catch (...) {
+    teardown();  // a destructor would not run: leave no Prometheus behind
+    throw;
+  }
+}
+
+void TracePrometheus::setup() {
   if (options_.services.empty()) throw std::runtime_error("TracePrometheus: no services");
   work_ = cluster_root() / ("trace-" + options_.name);
   std::filesystem::remove_all(work_);
@@ -330,6 +339,10 @@ TracePrometheus::TracePrometheus(TracePrometheusOptions options) : options_(std:
 }
 
 TracePrometheus::~TracePrometheus() {
+  teardown();
+}
+
+void TracePrometheus::teardown() {
   try {
     if (running_) thaw();
     std::string out;

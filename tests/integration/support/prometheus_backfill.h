@@ -109,7 +109,9 @@ class CounterExporter {
 
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/metrics"; }
-  // While false, /metrics answers 503 (the scrape fails, the series go stale after 5 minutes).
+  // While false, /metrics answers 503: the scrape fails and Prometheus marks the series stale, so
+  // instant selectors return nothing at once, and rate() over a window returns nothing once the
+  // window holds no samples (measured in metrics_integration_test, see docs/metrics.md).
   void set_serving(bool serving);
   // The text /metrics serves at unix time t.
   std::string exposition(double t) const;
@@ -164,6 +166,8 @@ class TracePrometheus {
   void thaw();
 
  private:
+  void setup();
+  void teardown();
   int sh(const std::string& command, std::string* output) const;
   TracePrometheusOptions options_;
   std::filesystem::path work_;
