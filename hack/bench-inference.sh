@@ -7,6 +7,9 @@
 #   hack/bench-inference.sh --device cuda        the same on the first GPU
 #   hack/bench-inference.sh --mode soak          10-minute 2x overload, server memory every 30 s
 #   hack/bench-inference.sh --mode throughput --bound-ms 1000 --duration-s 10
+#   hack/bench-inference.sh --mode overhead      the server's overhead per request, broken down
+#   hack/bench-inference.sh --mode overhead --baseline-server OLD_BINARY
+#                                                the same with another server binary in the same rounds
 #
 # Any argument is passed to inference_bench (--help lists them). Environment: BUILD_DIR (build),
 # DSO_JOBS (2).

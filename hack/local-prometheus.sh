@@ -6,6 +6,7 @@
 #       --config     prometheus.yml to use (default: no scrape targets; evaluation every 15s)
 #       --tsdb       an existing TSDB directory to serve (e.g. blocks made by promtool backfill)
 #       --retention  storage.tsdb.retention.time (default 3650d, so backfilled blocks are kept)
+#       --port       listen on this port (default: a free one; e.g. to restart on the same URL)
 #   hack/local-prometheus.sh stop [NAME]    stop it and delete its state
 #   hack/local-prometheus.sh env  [NAME]    print `export DSO_PROMETHEUS_URL=...`
 #
@@ -21,12 +22,13 @@ DIR=$ROOT/prometheus-$name
 READY_TIMEOUT=${DSO_READY_TIMEOUT:-60}
 die() { echo "local-prometheus.sh [$name]: $*" >&2; exit 1; }
 
-config="" tsdb="" retention=3650d
+config="" tsdb="" retention=3650d fixed_port=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config=$2; shift 2 ;;
     --tsdb) tsdb=$2; shift 2 ;;
     --retention) retention=$2; shift 2 ;;
+    --port) fixed_port=$2; shift 2 ;;
     *) die "unknown argument '$1'" ;;
   esac
 done
@@ -48,10 +50,15 @@ do_start() {
   [ -d "$DIR" ] && do_stop
   mkdir -p "$DIR"
   local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 20000))
-    port_free "$port" && break
-  done
+  if [ -n "$fixed_port" ]; then
+    port=$fixed_port
+    port_free "$port" || die "port $port is in use"
+  else
+    for _ in $(seq 1 200); do
+      port=$((20000 + RANDOM % 20000))
+      port_free "$port" && break
+    done
+  fi
   echo "$port" >"$DIR/port"
   if [ -z "$config" ]; then
     config=$DIR/prometheus.yml
@@ -75,5 +82,5 @@ case "$cmd" in
   start) do_start ;;
   stop) do_stop ;;
   env) [ -f "$DIR/port" ] || die "not started"; echo "export DSO_PROMETHEUS_URL=http://127.0.0.1:$(cat "$DIR/port")" ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -51,6 +51,32 @@ double quantile_sorted(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
 }
 
+// Mean of v after dropping the `trim` fraction at each end (0: the mean; 0.5: the median).
+double trimmed_mean_of(std::vector<double> v, double trim) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  if (trim >= 0.5) return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  auto cut = static_cast<std::size_t>(std::floor(std::max(trim, 0.0) * static_cast<double>(n)));
+  if (2 * cut >= n) cut = (n - 1) / 2;
+  double sum = 0;
+  for (std::size_t i = cut; i < n - cut; ++i) sum += v[i];
+  return sum / static_cast<double>(n - 2 * cut);
+}
+
+// The fractional position of x among sorted data as a level in [0, 1], the inverse of
+// quantile_sorted: 0 at or below the smallest value, 1 above the largest.
+double position_in_sorted(const std::vector<double>& sorted, double x) {
+  const std::size_t n = sorted.size();
+  if (n < 2 || x <= sorted.front()) return 0.0;
+  if (x > sorted.back()) return 1.0;
+  const auto hi = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), x) -
+                                           sorted.begin());  // sorted[hi - 1] < x <= sorted[hi]
+  const double gap = sorted[hi] - sorted[hi - 1];
+  const double pos = static_cast<double>(hi - 1) + (gap > 0 ? (x - sorted[hi - 1]) / gap : 1.0);
+  return pos / static_cast<double>(n - 1);
+}
+
 struct Periods {
   std::size_t day = 0;   // steps per day (0: the step is a day or longer)
   std::size_t week = 0;  // steps per week
@@ -315,14 +341,27 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   // bt[c][j][i]: candidate c's forecast from origin j at lead i.
   std::vector<std::vector<std::vector<double>>> bt(m);
   std::vector<double> mae(m, 0.0);
+  std::vector<double> per_origin;
+  // Day-ahead backtests (every origin forecasts a whole day) summarise and combine by their own
+  // rule: the days are then comparable units, and a median over them is robust to atypical days.
+  const bool whole_days = periods.day >= 2 && hb >= periods.day;
+  const double score_trim = whole_days ? options.daily_score_trim : options.score_trim;
+  const double combine_within = whole_days ? options.daily_combine_within : options.combine_within;
+  // Quantiles of forecasts beyond a day rest on backtest errors up to `hq` leads (two days at
+  // most; the origins' forecasts are extended where the history has the outcomes), so that
+  // e.g. 48 hourly steps are not extrapolated from 24. Scores use the first hb leads only.
+  const std::size_t hq =
+      options.quantiles.empty() || periods.day < 2 ? hb : std::min(H, 2 * periods.day);
   for (std::size_t c = 0; c < m; ++c) {
+    per_origin.clear();
     for (const std::size_t o : origins) {
-      bt[c].push_back(candidates[c].fn(std::span<const double>(y.data(), o), hb));
+      bt[c].push_back(candidates[c].fn(std::span<const double>(y.data(), o),
+                                       std::max(hb, std::min(hq, n - o))));
       double sum = 0;
       for (std::size_t i = 0; i < hb; ++i) sum += std::abs(bt[c].back()[i] - y[o + i]);
-      mae[c] += sum / static_cast<double>(hb);
+      per_origin.push_back(sum / static_cast<double>(hb));
     }
-    if (!origins.empty()) mae[c] /= static_cast<double>(origins.size());
+    mae[c] = trimmed_mean_of(per_origin, score_trim);
   }
   // Weights: the best `combine_top` by backtest MAE, weighted by 1 / MAE^2.
   std::vector<std::size_t> order(m);
@@ -330,8 +369,8 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return mae[a] < mae[b]; });
   std::vector<double> weight(m, 0.0);
   std::size_t top = origins.empty() ? 1 : std::clamp<std::size_t>(options.combine_top, 1, m);
-  if (options.combine_within > 0) {
-    while (top > 1 && mae[order[top - 1]] > options.combine_within * mae[order[0]]) --top;
+  if (combine_within > 0) {
+    while (top > 1 && mae[order[top - 1]] > combine_within * mae[order[0]]) --top;
   }
   double wsum = 0;
   for (std::size_t r = 0; r < top; ++r) {
@@ -356,46 +395,81 @@ std::expected<Forecast, std::string> forecast(const Series& history,
   // at nearby leads (leads beyond the backtest horizon use the last ones, widened).
   out.quantile_levels = options.quantiles;
   if (!options.quantiles.empty()) {
-    std::vector<std::vector<double>> err(hb);  // err[i]: errors at lead i over the origins
+    // err[i]: errors at lead i over the origins whose outcome at that lead is known; who[i]:
+    // which origin each came from.
+    std::vector<std::vector<double>> err(hq);
+    std::vector<std::vector<std::size_t>> who(hq);
     for (std::size_t j = 0; j < origins.size(); ++j) {
-      for (std::size_t i = 0; i < hb; ++i) {
+      for (std::size_t i = 0; i < hq && origins[j] + i < n; ++i) {
         double f = 0;
         for (std::size_t c = 0; c < m; ++c) {
           if (weight[c] > 0) f += weight[c] * bt[c][j][i];
         }
         err[i].push_back(y[origins[j] + i] - f);
+        who[i].push_back(j);
       }
     }
     if (origins.empty()) {
       // No room for a backtest: one-step changes, widened with the square root of the lead.
       std::vector<double> d;
       for (std::size_t t = 1; t < n; ++t) d.push_back(y[t] - y[t - 1]);
-      for (std::size_t i = 0; i < hb; ++i) {
+      for (std::size_t i = 0; i < hq; ++i) {
         for (const double v : d) err[i].push_back(v * std::sqrt(static_cast<double>(i + 1)));
       }
     }
     // Pool a window of leads so that each quantile rests on at least ~40 errors.
     const std::size_t per_lead = std::max<std::size_t>(err[0].size(), 1);
-    const std::size_t half = std::min(hb / 2, (40 / per_lead + 1) / 2);
+    const std::size_t half = std::min(hq / 2, (40 / per_lead + 1) / 2);
+    const auto window = [&](std::size_t i) {
+      return std::pair{i > half ? i - half : 0, std::min(hq - 1, i + half)};
+    };
+    // Coverage calibration: the band of a lead is built from the pooled errors of every origin,
+    // its own included, so on the backtest it covers about its level by construction, and less on
+    // days unlike the others. Leaving each origin out in turn, the position of its errors among
+    // the other origins' errors (0: below all, 1: above all) is how the band would have fared on
+    // it; the level used is the quantile of those positions at the requested level, so that the
+    // left-out coverage of the backtest equals the requested one.
+    std::vector<double> levels = options.quantiles;
+    if (options.calibrate_quantiles && origins.size() >= 3) {
+      std::vector<double> positions;
+      std::vector<std::pair<double, std::size_t>> tagged;
+      std::vector<double> rest;
+      for (std::size_t i = 0; i < hq; ++i) {
+        tagged.clear();
+        const auto [lo, hi] = window(i);
+        for (std::size_t l = lo; l <= hi; ++l) {
+          for (std::size_t e = 0; e < err[l].size(); ++e) tagged.emplace_back(err[l][e], who[l][e]);
+        }
+        std::sort(tagged.begin(), tagged.end());
+        for (std::size_t e = 0; e < err[i].size(); ++e) {
+          rest.clear();
+          for (const auto& [v, from] : tagged) {
+            if (from != who[i][e]) rest.push_back(v);
+          }
+          positions.push_back(position_in_sorted(rest, err[i][e]));
+        }
+      }
+      std::sort(positions.begin(), positions.end());
+      for (double& q : levels) q = std::clamp(quantile_sorted(positions, q), 0.0, 1.0);
+    }
     out.quantiles.assign(options.quantiles.size(), std::vector<double>(H));
     std::vector<double> pool;
-    std::vector<std::vector<double>> qe(options.quantiles.size(), std::vector<double>(hb));
-    for (std::size_t i = 0; i < hb; ++i) {
+    std::vector<std::vector<double>> qe(options.quantiles.size(), std::vector<double>(hq));
+    for (std::size_t i = 0; i < hq; ++i) {
       pool.clear();
-      const std::size_t lo = i > half ? i - half : 0;
-      const std::size_t hi = std::min(hb - 1, i + half);
+      const auto [lo, hi] = window(i);
       for (std::size_t l = lo; l <= hi; ++l) pool.insert(pool.end(), err[l].begin(), err[l].end());
       std::sort(pool.begin(), pool.end());
       for (std::size_t k = 0; k < options.quantiles.size(); ++k) {
-        qe[k][i] = quantile_sorted(pool, options.quantiles[k]);
+        qe[k][i] = quantile_sorted(pool, levels[k]);
       }
     }
     for (std::size_t k = 0; k < options.quantiles.size(); ++k) {
       for (std::size_t i = 0; i < H; ++i) {
         // Beyond the backtest horizon, widen the last lead's errors like a random walk's.
         const double widen =
-            i < hb ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hb));
-        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hb - 1)];
+            i < hq ? 1.0 : std::sqrt(static_cast<double>(i + 1) / static_cast<double>(hq));
+        out.quantiles[k][i] = out.point[i] + widen * qe[k][std::min(i, hq - 1)];
       }
     }
     // Keep the bands ordered by level at every step.

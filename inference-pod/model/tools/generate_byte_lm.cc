@@ -42,11 +42,58 @@ struct Shape {
   int seed = 7;
 };
 
-// TorchScript source of forward() with the layers unrolled (attributes cannot be indexed by a
-// loop).
-std::string forward_source(const Shape& s) {
-  std::string src = fill(R"(
-def forward(self, tokens: Tensor) -> Tensor:
+// How a layer's queries meet the keys: kFull, every position of the sequence at once under the
+// causal mask (forward, prefill); kCached, one new token per sequence against its cached keys and
+// values plus its own (decode). Attention in the cached case is written elementwise ((q * k).sum)
+// rather than as a batched matmul: with one query per sequence, a batched matmul on CPU becomes one
+// small BLAS call per sequence and head, which made a decode step cost linear in the batch size.
+enum class Attention { kFull, kCached };
+
+// TorchScript lines of layer `l` (pre-norm attention, then MLP), unrolled because attributes
+// cannot be indexed by a loop. Leaves the layer's keys and values in k<l>, v<l>.
+std::string layer_source(const Shape& s, int l, Attention attention) {
+  const bool full = attention == Attention::kFull;
+  const std::string attend = full ? R"(
+    att = torch.matmul(q, k{0}.transpose(2, 3)) * {3}
+    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
+    y = torch.matmul(att, v{0}).transpose(1, 2).reshape(B, T, {1}))"
+                                  : R"(
+    kk = torch.cat([keys.select(0, {0}), k{0}], 2)
+    vv = torch.cat([values.select(0, {0}), v{0}], 2)
+    att = (q * kk).sum(3) * {3}
+    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
+    y = (att.unsqueeze(3) * vv).sum(2).reshape(B, 1, {1}))";
+  return fill(R"(
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
+    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
+    q = qkv.narrow(2, 0, {1}).reshape(B, {4}, H, Dh).transpose(1, 2)
+    k{0} = qkv.narrow(2, {1}, {1}).reshape(B, {4}, H, Dh).transpose(1, 2)
+    v{0} = qkv.narrow(2, {2}, {1}).reshape(B, {4}, H, Dh).transpose(1, 2))" +
+                  attend + R"(
+    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
+    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
+    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
+)",
+              {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
+               num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads))), full ? "T" : "1"});
+}
+
+// All layers, then "torch.stack([k0, k1, ...], 0), torch.stack([v0, ...], 0)" for the return.
+std::string layers_source(const Shape& s, Attention attention, std::string* stacked_kv) {
+  std::string src, ks, vs;
+  for (int l = 0; l < s.layers; ++l) {
+    src += layer_source(s, l, attention);
+    ks += (l ? ", k" : "k") + std::to_string(l);
+    vs += (l ? ", v" : "v") + std::to_string(l);
+  }
+  *stacked_kv = "torch.stack([" + ks + "], 0), torch.stack([" + vs + "], 0)";
+  return src;
+}
+
+// Embedding and causal mask of a whole sequence: the start of forward() and prefill().
+std::string full_prologue(const Shape& s, const std::string& signature) {
+  return fill(R"(
+{2}
     B = tokens.size(0)
     T = tokens.size(1)
     pos = torch.arange(T, device=tokens.device)
@@ -55,82 +102,43 @@ def forward(self, tokens: Tensor) -> Tensor:
     H = {0}
     Dh = {1}
 )",
-                         {std::to_string(s.heads), std::to_string(s.dim / s.heads)});
-  for (int l = 0; l < s.layers; ++l) {
-    src += fill(R"(
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
-    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
-    q = qkv.narrow(2, 0, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    k = qkv.narrow(2, {1}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    v = qkv.narrow(2, {2}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    att = torch.matmul(q, k.transpose(2, 3)) * {3}
-    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
-    y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, {1})
-    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
-    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
-)",
-                {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
-                 num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads)))});
-  }
-  src += fill(R"(
+              {std::to_string(s.heads), std::to_string(s.dim / s.heads), signature});
+}
+
+// forward(tokens[B,T]) -> logits [B,T,V].
+std::string forward_source(const Shape& s) {
+  std::string unused;
+  const std::string layers = layers_source(s, Attention::kFull, &unused);
+  return full_prologue(s, "def forward(self, tokens: Tensor) -> Tensor:") + layers +
+         fill(R"(
     x = torch.layer_norm(x, [{0}], self.lnf_w, self.lnf_b, 1e-5)
     return torch.matmul(x, self.tok_emb.t())
 )",
               {std::to_string(s.dim)});
-  return src;
 }
 
 // The same network, returning each layer's keys and values so that generation can continue one
 // token at a time (KV cache): prefill(tokens[B,T]) -> (logits of the last position [B,V],
 // keys [L,B,H,T,Dh], values [L,B,H,T,Dh]).
 std::string prefill_source(const Shape& s) {
-  std::string src = fill(R"(
-def prefill(self, tokens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    B = tokens.size(0)
-    T = tokens.size(1)
-    pos = torch.arange(T, device=tokens.device)
-    x = torch.embedding(self.tok_emb, tokens) + torch.embedding(self.pos_emb, pos)
-    mask = torch.ones([T, T], device=tokens.device).triu(1) > 0.5
-    H = {0}
-    Dh = {1}
-)",
-                         {std::to_string(s.heads), std::to_string(s.dim / s.heads)});
-  std::string ks, vs;
-  for (int l = 0; l < s.layers; ++l) {
-    src += fill(R"(
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
-    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
-    q = qkv.narrow(2, 0, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    k{0} = qkv.narrow(2, {1}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    v{0} = qkv.narrow(2, {2}, {1}).reshape(B, T, H, Dh).transpose(1, 2)
-    att = torch.matmul(q, k{0}.transpose(2, 3)) * {3}
-    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
-    y = torch.matmul(att, v{0}).transpose(1, 2).reshape(B, T, {1})
-    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
-    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
-)",
-                {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
-                 num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads)))});
-    ks += (l ? ", k" : "k") + std::to_string(l);
-    vs += (l ? ", v" : "v") + std::to_string(l);
-  }
-  src += fill(R"(
+  std::string kv;
+  const std::string layers = layers_source(s, Attention::kFull, &kv);
+  return full_prologue(s, "def prefill(self, tokens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:") +
+         layers +
+         fill(R"(
     x = torch.layer_norm(x.narrow(1, T - 1, 1), [{0}], self.lnf_w, self.lnf_b, 1e-5)
-    return torch.matmul(x, self.tok_emb.t()).squeeze(1), torch.stack([{1}], 0), torch.stack([{2}], 0)
+    return torch.matmul(x, self.tok_emb.t()).squeeze(1), {1}
 )",
-              {std::to_string(s.dim), ks, vs});
-  return src;
+              {std::to_string(s.dim), kv});
 }
 
-// One new token per sequence against cached keys/values. Attention is written elementwise
-// ((q * k).sum) rather than as a batched matmul: with one query per sequence, a batched matmul on
-// CPU becomes one small BLAS call per sequence and head, which made a decode step cost linear in
-// the batch size: decode(tokens[B], positions[B], keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T]
-// (true: not a real key)) -> (logits [B,V], new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
+// One new token per sequence against cached keys/values: decode(tokens[B], positions[B],
+// keys[L,B,H,T,Dh], values[L,B,H,T,Dh], pad[B,T] (true: not a real key)) -> (logits [B,V],
+// new keys [L,B,H,1,Dh], new values [L,B,H,1,Dh]).
 std::string decode_source(const Shape& s) {
-  std::string src = fill(R"(
+  std::string kv;
+  const std::string layers = layers_source(s, Attention::kCached, &kv);
+  return fill(R"(
 def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor, pad: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     B = tokens.size(0)
     x = (torch.embedding(self.tok_emb, tokens) + torch.embedding(self.pos_emb, positions)).unsqueeze(1)
@@ -138,35 +146,13 @@ def decode(self, tokens: Tensor, positions: Tensor, keys: Tensor, values: Tensor
     H = {0}
     Dh = {1}
 )",
-                         {std::to_string(s.heads), std::to_string(s.dim / s.heads)});
-  std::string ks, vs;
-  for (int l = 0; l < s.layers; ++l) {
-    src += fill(R"(
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln1_w, self.l{0}_ln1_b, 1e-5)
-    qkv = torch.matmul(h, self.l{0}_wqkv) + self.l{0}_bqkv
-    q = qkv.narrow(2, 0, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
-    k{0} = qkv.narrow(2, {1}, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
-    v{0} = qkv.narrow(2, {2}, {1}).reshape(B, 1, H, Dh).transpose(1, 2)
-    kk = torch.cat([keys.select(0, {0}), k{0}], 2)
-    vv = torch.cat([values.select(0, {0}), v{0}], 2)
-    att = (q * kk).sum(3) * {3}
-    att = torch.softmax(att.masked_fill(mask, -1.0e9), -1)
-    y = (att.unsqueeze(3) * vv).sum(2).reshape(B, 1, {1})
-    x = x + torch.matmul(y, self.l{0}_wo) + self.l{0}_bo
-    h = torch.layer_norm(x, [{1}], self.l{0}_ln2_w, self.l{0}_ln2_b, 1e-5)
-    x = x + torch.matmul(torch.gelu(torch.matmul(h, self.l{0}_w1) + self.l{0}_b1), self.l{0}_w2) + self.l{0}_b2
-)",
-                {std::to_string(l), std::to_string(s.dim), std::to_string(2 * s.dim),
-                 num(1.0 / std::sqrt(static_cast<double>(s.dim / s.heads)))});
-    ks += (l ? ", k" : "k") + std::to_string(l);
-    vs += (l ? ", v" : "v") + std::to_string(l);
-  }
-  src += fill(R"(
+              {std::to_string(s.heads), std::to_string(s.dim / s.heads)}) +
+         layers +
+         fill(R"(
     x = torch.layer_norm(x, [{0}], self.lnf_w, self.lnf_b, 1e-5)
-    return torch.matmul(x, self.tok_emb.t()).squeeze(1), torch.stack([{1}], 0), torch.stack([{2}], 0)
+    return torch.matmul(x, self.tok_emb.t()).squeeze(1), {1}
 )",
-              {std::to_string(s.dim), ks, vs});
-  return src;
+              {std::to_string(s.dim), kv});
 }
 
 int parse_int(const char* flag, const char* value) {

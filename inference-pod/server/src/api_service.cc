@@ -33,27 +33,47 @@ json usage_json(int prompt, int completion) {
           {"total_tokens", prompt + completion}};
 }
 
-// The full (non-streamed) response body.
+// A JSON string literal: escaped, invalid UTF-8 replaced by U+FFFD (as dump() does).
+std::string json_string(const std::string& s) {
+  return dump(json(s));
+}
+
+// The full (non-streamed) response body. Written directly rather than through a json object (a
+// std::map per level, then dump): the same bytes, keys in the same sorted order, at a fraction of
+// the cost on every answer.
 std::string completion_body(Endpoint endpoint, const std::string& id, const std::string& model,
                             const std::string& text, const std::string& finish, int prompt_tokens,
                             int completion_tokens) {
-  json body;
-  body["id"] = id;
-  body["created"] = unix_now();
-  body["model"] = model;
+  std::string body;
+  body.reserve(256 + text.size() + model.size());
+  body += R"({"choices":[{"finish_reason":)";
+  body += json_string(finish);
+  body += R"(,"index":0,"logprobs":null,)";
   if (endpoint == Endpoint::kCompletions) {
-    body["object"] = "text_completion";
-    body["choices"] = json::array(
-        {{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}}});
+    body += R"("text":)";
+    body += json_string(text);
+    body += '}';
   } else {
-    body["object"] = "chat.completion";
-    body["choices"] = json::array({{{"index", 0},
-                                    {"message", {{"role", "assistant"}, {"content", text}}},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", finish}}});
+    body += R"("message":{"content":)";
+    body += json_string(text);
+    body += R"(,"role":"assistant"}})";
   }
-  body["usage"] = usage_json(prompt_tokens, completion_tokens);
-  return dump(body);
+  body += R"(],"created":)";
+  body += std::to_string(unix_now());
+  body += R"(,"id":)";
+  body += json_string(id);
+  body += R"(,"model":)";
+  body += json_string(model);
+  body += R"(,"object":)";
+  body += endpoint == Endpoint::kCompletions ? R"("text_completion")" : R"("chat.completion")";
+  body += R"(,"usage":{"completion_tokens":)";
+  body += std::to_string(completion_tokens);
+  body += R"(,"prompt_tokens":)";
+  body += std::to_string(prompt_tokens);
+  body += R"(,"total_tokens":)";
+  body += std::to_string(prompt_tokens + completion_tokens);
+  body += "}}";
+  return body;
 }
 
 // One server-sent event carrying a streamed chunk. `finish` empty: null.

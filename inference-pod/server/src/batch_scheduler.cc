@@ -24,13 +24,14 @@ const char* finish_reason_name(FinishReason reason) {
 }
 
 TokenId sample_token(std::span<const float> logits, double temperature, double top_p,
-                     std::mt19937_64& rng) {
+                     SequenceRng& rng) {
   if (logits.empty()) return 0;
   if (temperature <= 0.0) {
     return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
   const float top = *std::max_element(logits.begin(), logits.end());
-  std::vector<double> p(logits.size());
+  thread_local std::vector<double> p;  // no allocation per token once grown
+  p.resize(logits.size());
   double sum = 0;
   for (std::size_t i = 0; i < logits.size(); ++i) {
     p[i] = std::exp((logits[i] - top) / temperature);
@@ -81,6 +82,7 @@ BatchScheduler::~BatchScheduler() {
 }
 
 std::expected<void, QueueFull> BatchScheduler::submit(GenerationJob job) {
+  std::vector<Sequence> first;
   {
     std::lock_guard lock(mu_);
     const std::size_t waiting = high_.size() + normal_.size();
@@ -95,9 +97,32 @@ std::expected<void, QueueFull> BatchScheduler::submit(GenerationJob job) {
         return std::unexpected(QueueFull{std::max(1, static_cast<int>(std::ceil(wait)))});
       }
     }
-    auto& queue = job.priority == Priority::kHigh ? high_ : normal_;
-    queue.emplace_back(std::move(job), Clock::now());
-    publish_queue_depth_locked();
+    const bool no_batch_wait = options_.max_wait.count() == 0 || options_.max_batch_size == 1;
+    if (options_.first_step_on_caller && no_batch_wait && idle_ && !caller_step_ && waiting == 0 &&
+        handed_over_.empty() && !abort_) {
+      caller_step_ = true;
+      first.push_back(start_sequence_locked(std::move(job), Clock::now()));
+      running_ = 1;
+    } else {
+      auto& queue = job.priority == Priority::kHigh ? high_ : normal_;
+      queue.emplace_back(std::move(job), Clock::now());
+      publish_queue_depth_locked();
+    }
+  }
+  if (!first.empty()) {
+    // The scheduler thread stays asleep while caller_step_ is set: the model has one user.
+    step(first);
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      caller_step_ = false;
+      for (auto& s : first) handed_over_.push_back(std::move(s));
+      // Someone to wake: a sequence that goes on, jobs queued meanwhile, or an abort waiting for
+      // this step. Otherwise the scheduler sleeps on (a wake-up costs a context switch).
+      wake = !handed_over_.empty() || !high_.empty() || !normal_.empty() || abort_ || exit_;
+    }
+    if (wake) cv_.notify_one();
+    return {};
   }
   cv_.notify_one();
   return {};
@@ -165,23 +190,30 @@ void BatchScheduler::publish_queue_depth_locked() {
   if (metrics_) metrics_->set_queue_depth(high_.size(), normal_.size());
 }
 
+BatchScheduler::Sequence BatchScheduler::start_sequence_locked(GenerationJob job,
+                                                               Clock::time_point now) {
+  Sequence s;
+  s.id = next_sequence_id_++;
+  s.job = std::move(job);
+  s.tokens.assign(s.job.prompt.begin(), s.job.prompt.end());
+  for (auto& t : s.tokens) t = static_cast<TokenId>(static_cast<unsigned char>(t));
+  s.prompt_tokens = static_cast<int>(s.tokens.size());
+  if (s.tokens.empty()) s.tokens.push_back('\n');  // the model needs one token to start from
+  s.rng = SequenceRng(s.job.params.seed ? *s.job.params.seed : seeds_());
+  s.admitted = now;
+  return s;
+}
+
 void BatchScheduler::admit_locked(std::vector<Sequence>& batch) {
   const auto now = Clock::now();
+  // Sequences whose first step a caller ran are running already: they come first.
+  for (auto& s : handed_over_) batch.push_back(std::move(s));
+  handed_over_.clear();
   while (static_cast<int>(batch.size()) < options_.max_batch_size &&
          (!high_.empty() || !normal_.empty())) {
     auto& queue = high_.empty() ? normal_ : high_;
-    Sequence s;
-    s.id = next_sequence_id_++;
-    s.job = std::move(queue.front().first);
+    batch.push_back(start_sequence_locked(std::move(queue.front().first), now));
     queue.pop_front();
-    s.tokens.assign(s.job.prompt.begin(), s.job.prompt.end());
-    for (auto& t : s.tokens) t = static_cast<TokenId>(static_cast<unsigned char>(t));
-    s.prompt_tokens = static_cast<int>(s.tokens.size());
-    if (s.tokens.empty()) s.tokens.push_back('\n');  // the model needs one token to start from
-    s.rng.seed(s.job.params.seed ? *s.job.params.seed
-                                 : (std::uint64_t{seed_source_()} << 32) ^ seed_source_());
-    s.admitted = now;
-    batch.push_back(std::move(s));
   }
   running_ = batch.size();
   publish_queue_depth_locked();
@@ -193,6 +225,9 @@ void BatchScheduler::run() {
     {
       std::unique_lock lock(mu_);
       if (abort_) {
+        cv_.wait(lock, [&] { return !caller_step_; });
+        for (auto& s : handed_over_) batch.push_back(std::move(s));
+        handed_over_.clear();
         for (auto* queue : {&high_, &normal_}) {
           for (auto& [job, at] : *queue) {
             Sequence s;
@@ -212,16 +247,24 @@ void BatchScheduler::run() {
         if (exit_) return;
       }
       if (batch.empty()) {
-        cv_.wait(lock, [&] { return abort_ || exit_ || !high_.empty() || !normal_.empty(); });
+        idle_ = true;
+        cv_.wait(lock, [&] {
+          return abort_ || exit_ ||
+                 (!caller_step_ && (!high_.empty() || !normal_.empty() || !handed_over_.empty()));
+        });
+        idle_ = false;
         if (abort_ || exit_) continue;
         // The model is idle: give the batch up to max_wait (from the oldest arrival) to fill.
-        auto oldest = high_.empty() ? normal_.front().second : high_.front().second;
-        if (!normal_.empty()) oldest = std::min(oldest, normal_.front().second);
-        cv_.wait_until(lock, oldest + options_.max_wait, [&] {
-          return abort_ || exit_ ||
-                 high_.size() + normal_.size() >= static_cast<std::size_t>(options_.max_batch_size);
-        });
-        if (abort_ || exit_) continue;
+        if (handed_over_.empty()) {
+          auto oldest = high_.empty() ? normal_.front().second : high_.front().second;
+          if (!normal_.empty()) oldest = std::min(oldest, normal_.front().second);
+          cv_.wait_until(lock, oldest + options_.max_wait, [&] {
+            return abort_ || exit_ ||
+                   high_.size() + normal_.size() >=
+                       static_cast<std::size_t>(options_.max_batch_size);
+          });
+          if (abort_ || exit_) continue;
+        }
       }
       admit_locked(batch);
     }

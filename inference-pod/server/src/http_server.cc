@@ -4,15 +4,34 @@
 
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <mutex>
 
 namespace dso::inference {
 namespace {
 
 namespace http = web::http;
+
+// Runs each PPL task on the thread that schedules it, instead of posting it to cpprestsdk's
+// thread pool. cpprestsdk chains every step of a request through PPL continuations (body read,
+// hand-over to the handler, response headers, response body); with the default scheduler each
+// one is a wake-up of another pool thread, and those hand-offs were most of the server's overhead
+// per request (docs/inference-server.md, "Server overhead"). Inline is safe here: no continuation
+// in the listener or in this file blocks, and each I/O step that follows one is an asio operation
+// whose completion comes back through the I/O threads, so the recursion is bounded.
+// (pplx's interface has no virtual destructor; the shared_ptr made by make_shared deletes the
+// derived type.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class InlineScheduler final : public pplx::scheduler_interface {
+ public:
+  void schedule(pplx::TaskProc_t proc, void* param) override { proc(param); }
+};
+#pragma GCC diagnostic pop
 
 void ignore_failure(pplx::task<void> task) {
   task.then([](pplx::task<void> t) {
@@ -28,12 +47,22 @@ class CppRestResponder final : public Responder {
  public:
   explicit CppRestResponder(http::http_request request) : request_(std::move(request)) {}
 
+  // On an I/O thread (routing, errors, cache hits): answers now. Elsewhere (the scheduler thread):
+  // builds the response there and posts the sending to the I/O thread, so that the status line,
+  // headers and body leave together from one thread; sent from the scheduler thread, cpprestsdk
+  // would write the headers there and the body only after a hand-off to an I/O thread.
   void reply(HttpResponse r) override {
     http::http_response response(static_cast<http::status_code>(r.status));
     for (auto& [name, value] : r.headers) response.headers().add(name, value);
     if (request_.method() == http::methods::HEAD) r.body.clear();
     response.set_body(std::move(r.body), r.content_type);
-    ignore_failure(request_.reply(response));
+    auto& io = crossplat::threadpool::shared_instance().service();
+    if (io.get_executor().running_in_this_thread()) {
+      ignore_failure(request_.reply(response));
+    } else {
+      io.post(
+          [request = request_, response]() mutable { ignore_failure(request.reply(response)); });
+    }
   }
 
   void start_stream(int status, const std::string& content_type, Headers headers) override {
@@ -70,8 +99,8 @@ class CppRestResponder final : public Responder {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(std::string u, ApiService& s, std::size_t max_body)
-      : url(std::move(u)), service(s), max_body_bytes(max_body) {}
+  Impl(std::string u, ApiService& s, std::size_t max_body, std::size_t threads)
+      : url(std::move(u)), service(s), max_body_bytes(max_body), io_threads(threads) {}
 
   void handle(http::http_request request) {
     auto responder = std::make_shared<CppRestResponder>(request);
@@ -128,17 +157,32 @@ struct HttpServer::Impl {
   std::string url;
   ApiService& service;
   std::size_t max_body_bytes;
+  std::size_t io_threads;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
 };
 
-HttpServer::HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes)
-    : impl_(std::make_unique<Impl>(std::move(url), service, max_body_bytes)) {}
+HttpServer::HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes,
+                       std::size_t io_threads)
+    : impl_(std::make_unique<Impl>(std::move(url), service, max_body_bytes,
+                                   std::max<std::size_t>(1, io_threads))) {}
 
 HttpServer::~HttpServer() {
   close();
 }
 
 std::expected<void, std::string> HttpServer::open() {
+  // Process-wide cpprestsdk settings, before its thread pool first starts.
+  static std::once_flag configured;
+  std::string failure;
+  std::call_once(configured, [&] {
+    try {
+      crossplat::threadpool::initialize_with_threads(impl_->io_threads);
+    } catch (const std::exception& e) {
+      failure = std::string("cpprestsdk thread pool already started: ") + e.what();
+    }
+    pplx::set_ambient_scheduler(std::make_shared<InlineScheduler>());
+  });
+  if (!failure.empty()) return std::unexpected("listen on " + impl_->url + ": " + failure);
   try {
     impl_->listener =
         std::make_unique<http::experimental::listener::http_listener>(web::uri(impl_->url));

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "model/null_model.h"
 #include "model/torchscript_model.h"
 #include "server/api_keys.h"
 #include "server/api_service.h"
@@ -28,7 +29,10 @@ void log(const std::string& line) {
 }
 
 int serve(const ServerConfig& config) {
-  auto model = load_torchscript_model({config.model_path, config.device, 256, config.threads});
+  auto model =
+      config.model_path == kNullModelPath
+          ? std::expected<LanguageModelPtr, std::string>(std::make_unique<NullModel>())
+          : load_torchscript_model({config.model_path, config.device, 256, config.threads});
   if (!model) {
     log(model.error());
     return 1;
@@ -54,7 +58,8 @@ int serve(const ServerConfig& config) {
   BatchScheduler scheduler(lm,
                            {config.max_batch_size, std::chrono::microseconds(config.max_wait_us),
                             static_cast<std::size_t>(config.max_queue),
-                            std::chrono::milliseconds(config.max_queue_wait_ms)},
+                            std::chrono::milliseconds(config.max_queue_wait_ms),
+                            /*first_step_on_caller=*/true},
                            &metrics);
   RateLimiter limiter({config.rate_limit_per_second, config.rate_limit_per_hour});
   std::optional<ResponseCache> cache;
@@ -70,7 +75,8 @@ int serve(const ServerConfig& config) {
                      cache ? &*cache : nullptr, metrics);
 
   const std::string url = "http://" + config.host + ":" + std::to_string(config.port);
-  HttpServer server(url, service, options.max_body_bytes);
+  HttpServer server(url, service, options.max_body_bytes,
+                    static_cast<std::size_t>(config.http_threads));
   if (auto opened = server.open(); !opened) {
     log(opened.error());
     return 1;

@@ -141,15 +141,39 @@ ServerMetrics::ServerMetrics(const MetricsInfo& info)
 
 ServerMetrics::~ServerMetrics() = default;
 
+prometheus::Counter& ServerMetrics::request_counter(const std::string& endpoint, int code,
+                                                    const std::string& priority) {
+  std::lock_guard lock(series_mu_);
+  for (const auto& s : request_series_) {
+    if (s.code == code && s.endpoint == endpoint && s.priority == priority) return *s.count;
+  }
+  auto& counter = requests_->Add(
+      {{"endpoint", endpoint}, {"code", std::to_string(code)}, {"priority", priority}});
+  request_series_.push_back({endpoint, priority, code, &counter});
+  return counter;
+}
+
+prometheus::Histogram& ServerMetrics::endpoint_histogram(
+    prometheus::Family<prometheus::Histogram>& family,
+    std::vector<std::pair<std::string, prometheus::Histogram*>>& seen,
+    const std::string& endpoint) {
+  std::lock_guard lock(series_mu_);
+  for (const auto& [name, histogram] : seen) {
+    if (name == endpoint) return *histogram;
+  }
+  auto& histogram = family.Add({{"endpoint", endpoint}}, latency_buckets());
+  seen.emplace_back(endpoint, &histogram);
+  return histogram;
+}
+
 void ServerMetrics::observe_request(const std::string& endpoint, int code,
                                     const std::string& priority, double seconds) {
-  requests_->Add({{"endpoint", endpoint}, {"code", std::to_string(code)}, {"priority", priority}})
-      .Increment();
-  duration_->Add({{"endpoint", endpoint}}, latency_buckets()).Observe(seconds);
+  request_counter(endpoint, code, priority).Increment();
+  endpoint_histogram(*duration_, duration_series_, endpoint).Observe(seconds);
 }
 
 void ServerMetrics::observe_time_to_first_token(const std::string& endpoint, double seconds) {
-  ttft_->Add({{"endpoint", endpoint}}, latency_buckets()).Observe(seconds);
+  endpoint_histogram(*ttft_, ttft_series_, endpoint).Observe(seconds);
 }
 
 void ServerMetrics::set_queue_depth(std::size_t high, std::size_t normal) {

@@ -11,151 +11,24 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <system_error>
 #include <thread>
 
+#include "prometheus_internal.h"
+
 namespace dso::metrics {
 namespace {
 
 namespace http = web::http;
-using nlohmann::json;
-
-// One line, at most `max` characters: messages quote queries and bodies.
-std::string one_line(std::string_view text, std::size_t max = 300) {
-  std::string out;
-  for (const char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-  }
-  return out;
-}
+using detail::make_error;
+using detail::one_line;
 
 std::string format_time(double t) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f", t);
   return buf;
-}
-
-PrometheusError error(PrometheusError::Kind kind, std::string message, int status = 0,
-                      std::string error_type = "") {
-  PrometheusError e;
-  e.kind = kind;
-  e.http_status = status;
-  e.error_type = std::move(error_type);
-  e.message = std::move(message);
-  return e;
-}
-
-std::expected<double, std::string> parse_time(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    auto d = parse_sample_value(v.get<std::string>());
-    if (d && std::isfinite(*d)) return *d;
-  }
-  return std::unexpected("timestamp " + one_line(v.dump(), 40) + " is not a number");
-}
-
-// [time, "value"] as Prometheus writes a sample.
-std::expected<Point, std::string> parse_point(const json& pair) {
-  if (!pair.is_array() || pair.size() != 2)
-    return std::unexpected("sample " + one_line(pair.dump(), 60) + " is not [time, \"value\"]");
-  auto t = parse_time(pair[0]);
-  if (!t) return std::unexpected(t.error());
-  double value = 0;
-  if (pair[1].is_string()) {
-    auto v = parse_sample_value(pair[1].get<std::string>());
-    if (!v) return std::unexpected(v.error());
-    value = *v;
-  } else if (pair[1].is_number()) {
-    value = pair[1].get<double>();
-  } else {
-    return std::unexpected("sample value " + one_line(pair[1].dump(), 40) + " is not a string");
-  }
-  return Point{*t, value};
-}
-
-std::expected<std::map<std::string, std::string>, std::string> parse_labels(const json& item) {
-  std::map<std::string, std::string> labels;
-  if (!item.contains("metric")) return labels;
-  const json& m = item["metric"];
-  if (!m.is_object()) return std::unexpected("\"metric\" is not an object");
-  for (const auto& [k, v] : m.items()) {
-    if (!v.is_string()) return std::unexpected("label " + k + " is not a string");
-    labels[k] = v.get<std::string>();
-  }
-  return labels;
-}
-
-std::expected<QueryResult, std::string> parse_data(const json& data) {
-  if (!data.is_object()) return std::unexpected("\"data\" is not an object");
-  if (!data.contains("resultType") || !data["resultType"].is_string())
-    return std::unexpected("\"data.resultType\" is missing");
-  if (!data.contains("result")) return std::unexpected("\"data.result\" is missing");
-  const std::string type = data["resultType"].get<std::string>();
-  const json& result = data["result"];
-  QueryResult out;
-  if (type == "vector" || type == "matrix") {
-    out.type = type == "vector" ? ResultType::kVector : ResultType::kMatrix;
-    if (!result.is_array())
-      return std::unexpected("\"data.result\" of a " + type + " is not a list");
-    for (const json& item : result) {
-      if (!item.is_object()) return std::unexpected("a " + type + " element is not an object");
-      auto labels = parse_labels(item);
-      if (!labels) return std::unexpected(labels.error());
-      Series s;
-      s.labels = std::move(*labels);
-      if (out.type == ResultType::kVector) {
-        if (!item.contains("value")) {
-          if (item.contains("histogram"))
-            return std::unexpected("native histogram samples are not supported");
-          return std::unexpected("a vector element has no \"value\"");
-        }
-        auto p = parse_point(item["value"]);
-        if (!p) return std::unexpected(p.error());
-        s.points.push_back(*p);
-      } else {
-        if (!item.contains("values")) {
-          if (item.contains("histograms"))
-            return std::unexpected("native histogram samples are not supported");
-          return std::unexpected("a matrix element has no \"values\"");
-        }
-        const json& values = item["values"];
-        if (!values.is_array()) return std::unexpected("\"values\" is not a list");
-        s.points.reserve(values.size());
-        for (const json& v : values) {
-          auto p = parse_point(v);
-          if (!p) return std::unexpected(p.error());
-          s.points.push_back(*p);
-        }
-      }
-      out.series.push_back(std::move(s));
-    }
-    return out;
-  }
-  if (type == "scalar") {
-    out.type = ResultType::kScalar;
-    auto p = parse_point(result);
-    if (!p) return std::unexpected(p.error());
-    out.series.push_back(Series{{}, {*p}});
-    return out;
-  }
-  if (type == "string") {
-    out.type = ResultType::kString;
-    if (!result.is_array() || result.size() != 2 || !result[1].is_string())
-      return std::unexpected("a string result is not [time, \"text\"]");
-    auto t = parse_time(result[0]);
-    if (!t) return std::unexpected(t.error());
-    out.string_time = *t;
-    out.string_value = result[1].get<std::string>();
-    return out;
-  }
-  return std::unexpected("unknown resultType \"" + one_line(type, 40) + "\"");
 }
 
 double uniform01() {
@@ -180,108 +53,6 @@ bool retryable(const PrometheusError& e) {
 
 }  // namespace
 
-std::string_view to_string(ResultType type) {
-  switch (type) {
-    case ResultType::kVector:
-      return "vector";
-    case ResultType::kMatrix:
-      return "matrix";
-    case ResultType::kScalar:
-      return "scalar";
-    case ResultType::kString:
-      return "string";
-  }
-  return "unknown";
-}
-
-std::expected<double, std::string> parse_sample_value(std::string_view text) {
-  // Prometheus writes NaN, +Inf and -Inf as such; strtod also reads them (and numbers).
-  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
-  if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
-  if (text == "-Inf") return -std::numeric_limits<double>::infinity();
-  const std::string s(text);
-  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front())))
-    return std::unexpected("sample value \"" + one_line(s, 40) + "\" is not a number");
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size())
-    return std::unexpected("sample value \"" + one_line(s, 40) + "\" is not a number");
-  return v;  // overflow gives ±HUGE_VAL = ±Inf, as Prometheus would
-}
-
-PromResult<QueryResult> parse_query_response(std::string_view body, int http_status,
-                                             std::string_view what) {
-  const std::string where(what);
-  const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  const bool ok_status = http_status >= 200 && http_status < 300;
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("status") ||
-      !doc["status"].is_string()) {
-    if (!ok_status) {
-      return std::unexpected(
-          error(PrometheusError::Kind::kHttp,
-                where + ": HTTP " + std::to_string(http_status) + ": " + one_line(body, 200),
-                http_status));
-    }
-    return std::unexpected(
-        error(PrometheusError::Kind::kMalformed,
-              where + ": response is not a Prometheus API answer: " +
-                  (doc.is_discarded() ? std::string("not JSON") : std::string("no \"status\"")) +
-                  " (" + one_line(body, 80) + ")",
-              http_status));
-  }
-  const std::string status = doc["status"].get<std::string>();
-  if (status == "error") {
-    const std::string type = doc.contains("errorType") && doc["errorType"].is_string()
-                                 ? doc["errorType"].get<std::string>()
-                                 : "";
-    const std::string message =
-        doc.contains("error") && doc["error"].is_string() ? doc["error"].get<std::string>() : "";
-    return std::unexpected(error(PrometheusError::Kind::kApi,
-                                 where + ": Prometheus error" + (type.empty() ? "" : " " + type) +
-                                     " (HTTP " + std::to_string(http_status) +
-                                     "): " + one_line(message, 300),
-                                 http_status, type));
-  }
-  if (status != "success") {
-    return std::unexpected(error(PrometheusError::Kind::kMalformed,
-                                 where + ": unknown status \"" + one_line(status, 40) + "\"",
-                                 http_status));
-  }
-  if (!ok_status) {
-    return std::unexpected(error(
-        PrometheusError::Kind::kHttp,
-        where + ": HTTP " + std::to_string(http_status) + " with status success", http_status));
-  }
-  if (!doc.contains("data")) {
-    return std::unexpected(
-        error(PrometheusError::Kind::kMalformed, where + ": \"data\" is missing", http_status));
-  }
-  auto result = parse_data(doc["data"]);
-  if (!result) {
-    return std::unexpected(
-        error(PrometheusError::Kind::kMalformed, where + ": " + result.error(), http_status));
-  }
-  if (doc.contains("warnings") && doc["warnings"].is_array()) {
-    for (const json& w : doc["warnings"]) {
-      result->warnings.push_back(w.is_string() ? w.get<std::string>() : w.dump());
-    }
-  }
-  return std::move(*result);
-}
-
-std::vector<std::pair<std::int64_t, std::int64_t>> range_chunks(std::int64_t start,
-                                                                std::int64_t end, std::int64_t step,
-                                                                std::int64_t max_points) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> chunks;
-  if (step <= 0 || end < start || max_points < 1) return chunks;
-  const std::int64_t span = (max_points - 1) * step;  // a chunk of max_points points
-  for (std::int64_t s = start; s <= end; s += span + step) {
-    chunks.emplace_back(s, std::min(end, s + span));
-  }
-  return chunks;
-}
-
 struct PrometheusClient::Impl {
   std::unique_ptr<http::client::http_client> client;
   std::string base;  // the URL without a trailing slash, for messages
@@ -303,8 +74,8 @@ PromResult<std::shared_ptr<PrometheusClient>> PrometheusClient::create(Prometheu
   const bool scheme_ok = url.starts_with("http://") || url.starts_with("https://");
   if (!scheme_ok || !web::uri::validate(url) || web::uri(url).host().empty()) {
     return std::unexpected(
-        error(PrometheusError::Kind::kConfig, "Prometheus URL \"" + one_line(config.url, 200) +
-                                                  "\" is not http(s)://host[:port][/path]"));
+        make_error(PrometheusError::Kind::kConfig, "Prometheus URL \"" + one_line(config.url, 200) +
+                                                       "\" is not http(s)://host[:port][/path]"));
   }
   if (config.max_attempts < 1) config.max_attempts = 1;
   if (config.max_points_per_series < 2) config.max_points_per_series = 2;
@@ -315,8 +86,8 @@ PromResult<std::shared_ptr<PrometheusClient>> PrometheusClient::create(Prometheu
     std::ostringstream text;
     text << in.rdbuf();
     if (!in || text.str().empty()) {
-      return std::unexpected(error(PrometheusError::Kind::kConfig,
-                                   "Prometheus CA file " + config.ca_file + ": cannot read"));
+      return std::unexpected(make_error(PrometheusError::Kind::kConfig,
+                                        "Prometheus CA file " + config.ca_file + ": cannot read"));
     }
     ca = text.str();
   }
@@ -333,8 +104,8 @@ PromResult<std::shared_ptr<PrometheusClient>> PrometheusClient::create(Prometheu
   try {
     client->impl_->client = std::make_unique<http::client::http_client>(web::uri(url), hc);
   } catch (const std::exception& e) {
-    return std::unexpected(
-        error(PrometheusError::Kind::kConfig, "Prometheus URL " + url + ": " + one_line(e.what())));
+    return std::unexpected(make_error(PrometheusError::Kind::kConfig,
+                                      "Prometheus URL " + url + ": " + one_line(e.what())));
   }
   return client;
 }
@@ -376,7 +147,7 @@ PromResult<QueryResult> PrometheusClient::send(
       while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
         token.pop_back();
       if (!in || token.empty()) {
-        auto e = error(
+        auto e = make_error(
             PrometheusError::Kind::kConfig,
             what + ": bearer token file " + config.bearer_token_file + ": cannot read or empty");
         e.attempts = attempt - 1;
@@ -405,15 +176,14 @@ PromResult<QueryResult> PrometheusClient::send(
       const auto elapsed = std::chrono::steady_clock::now() - started;
       const bool timed_out = e.error_code() == std::errc::timed_out ||
                              elapsed >= config.timeout - std::chrono::milliseconds(50);
-      last =
-          timed_out
-              ? error(PrometheusError::Kind::kTimeout,
-                      what + ": no answer within " + std::to_string(config.timeout.count()) + " ms")
-              : error(PrometheusError::Kind::kUnreachable,
-                      what + ": unreachable: " + one_line(e.what(), 200));
+      last = timed_out ? make_error(PrometheusError::Kind::kTimeout,
+                                    what + ": no answer within " +
+                                        std::to_string(config.timeout.count()) + " ms")
+                       : make_error(PrometheusError::Kind::kUnreachable,
+                                    what + ": unreachable: " + one_line(e.what(), 200));
     } catch (const std::exception& e) {
-      last = error(PrometheusError::Kind::kUnreachable,
-                   what + ": unreachable: " + one_line(e.what(), 200));
+      last = make_error(PrometheusError::Kind::kUnreachable,
+                        what + ": unreachable: " + one_line(e.what(), 200));
     }
     if (answered) {
       auto parsed = parse_query_response(a.body, a.status, what);
@@ -446,10 +216,10 @@ PromResult<QueryResult> PrometheusClient::query_range(const std::string& promql,
                                                       std::int64_t end, std::int64_t step) {
   const std::string what = "query_range \"" + one_line(promql) + "\"";
   if (step <= 0 || end < start) {
-    return std::unexpected(error(PrometheusError::Kind::kConfig,
-                                 "Prometheus " + what + ": bad range [" + std::to_string(start) +
-                                     ", " + std::to_string(end) + "] step " +
-                                     std::to_string(step)));
+    return std::unexpected(make_error(PrometheusError::Kind::kConfig,
+                                      "Prometheus " + what + ": bad range [" +
+                                          std::to_string(start) + ", " + std::to_string(end) +
+                                          "] step " + std::to_string(step)));
   }
   QueryResult joined;
   joined.type = ResultType::kMatrix;
@@ -466,9 +236,10 @@ PromResult<QueryResult> PrometheusClient::query_range(const std::string& promql,
                           std::to_string(step) + "s");
     if (!chunk) return std::unexpected(chunk.error());
     if (chunk->type != ResultType::kMatrix) {
-      return std::unexpected(error(PrometheusError::Kind::kMalformed,
-                                   "Prometheus " + what + ": resultType " +
-                                       std::string(to_string(chunk->type)) + ", expected matrix"));
+      return std::unexpected(
+          make_error(PrometheusError::Kind::kMalformed, "Prometheus " + what + ": resultType " +
+                                                            std::string(to_string(chunk->type)) +
+                                                            ", expected matrix"));
     }
     for (auto& w : chunk->warnings) {
       if (std::find(joined.warnings.begin(), joined.warnings.end(), w) == joined.warnings.end())

@@ -316,6 +316,7 @@ class SeasonalPolicy final : public EnginePolicy {
         std::max<Seconds>(1, (reach + settings_.forecast_step - 1) / settings_.forecast_step));
     options.quantiles = {settings_.quantile};
     options.backtest_origins = settings_.backtest_origins;
+    options.calibrate_quantiles = settings_.calibrate_quantiles;
     options.max_history_days = static_cast<double>(settings_.history) / 86400.0;
     auto forecast = predictor::forecast(history, options);
     if (forecast) {

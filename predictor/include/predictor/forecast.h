@@ -45,12 +45,26 @@ struct ForecastOptions {
   // one fit per origin and candidate. 14 days: measured against 4 and 7 in docs/predictor.md.
   double backtest_days = 14;
   std::size_t backtest_origins = 64;
-  // kAuto: average the best `combine_top` candidates by backtest, weighted by 1 / MAE^2, among
-  // those whose backtest MAE is within `combine_within` times the best one (0: no such limit).
-  // Measured on the four traces and M4 hourly (docs/predictor.md): 1.5 was best on M4 and close
-  // to the best on the traces; combining all candidates was best on the traces, worse on M4.
+  // kAuto: average the best `combine_top` candidates by backtest, weighted by 1 / score^2, among
+  // those whose score is within `combine_within` times the best one (0: no such limit). A
+  // candidate's score is its backtest MAE per origin, summarised by the mean after dropping the
+  // `score_trim` fraction of origins at each end (0: the plain mean; 0.5: the median).
+  // Measured on the four traces and M4 hourly (docs/predictor.md): for backtests shorter than a
+  // day (hour-ahead), the plain mean and 1.5 were best; combining all candidates was best on the
+  // traces, worse on M4.
   std::size_t combine_top = 16;
   double combine_within = 1.5;
+  double score_trim = 0;
+  // The same for backtests whose every origin forecasts a whole day or more (day-ahead): the
+  // origins are then comparable days, and the median over them keeps one atypical day (an
+  // incident, a holiday, a weekday that broke the weekly pattern) from deciding the weights.
+  // Measured in docs/predictor.md: better day-ahead on three of the four traces, M4 within 0.4%.
+  double daily_combine_within = 1.2;
+  double daily_score_trim = 0.5;
+  // Quantiles: calibrate the level on the backtest with each origin left out in turn, so that
+  // the band would have covered its level of the backtest's outcomes out of sample (see
+  // forecast.cc); false: the plain pooled quantiles of the backtest errors.
+  bool calibrate_quantiles = true;
   // kAuto also considers the Prophet-style and Holt-Winters models (each backtest origin refits
   // them: about 15x the cost). Off by default: on the benchmark traces they did not improve the
   // day-ahead combination (docs/predictor.md).
@@ -61,7 +75,7 @@ struct ForecastOptions {
   std::vector<std::string> candidates{};
 };
 
-// One candidate's backtest score (mean absolute error over all origins and leads).
+// One candidate's backtest score (absolute error per origin, summarised as ForecastOptions says).
 struct ModelScore {
   std::string model;
   double mae = 0;
@@ -87,10 +101,11 @@ struct Forecast {
 // interpolation first. Errors (a one-line message) for a horizon of 0, quantile levels outside
 // (0, 1), a non-positive step, or too few points for the model.
 //
-// Cost (CPU, one core; docs/predictor.md): kAuto about 2 ms for 14 days at a 5-minute step
-// (day-ahead), 1-1.5 ms hour-ahead, 0.3 ms for 56 days at 30 minutes; kProphet and kHoltWinters
-// about 2.5 ms per fit of 4,032 points, times (1 + backtest origins) when quantiles are requested;
-// seasonal naive microseconds. Deterministic; safe to call from several threads at once.
+// Cost (CPU, one core; docs/predictor.md): kAuto about 2.5-3 ms for 14 days at a 5-minute step
+// day-ahead with a quantile (1.7 ms without; the coverage calibration is the difference),
+// 1-1.7 ms hour-ahead, 0.6 ms for 56 days at 30 minutes; kProphet and kHoltWinters about 2.5 ms
+// per fit of 4,032 points, times (1 + backtest origins) when quantiles are requested; seasonal
+// naive microseconds. Deterministic; safe to call from several threads at once.
 std::expected<Forecast, std::string> forecast(const Series& history,
                                               const ForecastOptions& options);
 

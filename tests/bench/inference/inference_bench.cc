@@ -6,15 +6,19 @@
 //   inference_bench --server BIN --model PT --trace CSV [--mode
 //   all|throughput|overhead|overload|soak|forward]
 //                   [--device cpu|cuda] [--bound-ms 2000] [--duration-s 5] [--soak-s 600]
-//                   [--threads 1] [--max-batch 32]
+//                   [--threads 1] [--max-batch 32] [--overhead-model PT]
+//                   [--overhead-requests 1000] [--baseline-server BIN]
 //
 // Modes:
 //   throughput  closed-loop clients 1, 2, 4, ... per configuration (batching off: max batch 1;
 //               on: --max-batch); the best throughput whose p99 stays within --bound-ms.
 //   overhead    one client, max_tokens 1, batching off, no wait: median latency over HTTP minus the
 //               median of calling the model directly (same prompt, same threads) in this process,
-//               and mean latency minus the server's own mean forward time (from /metrics). Uses
-//               --overhead-model (a tiny model) when given, so that model time does not drown it.
+//               and mean latency minus the server's own mean forward time (from /metrics), with a
+//               breakdown: a loopback floor without HTTP library, /healthz, the server with a
+//               model that does no work (--model builtin:null). Uses --overhead-model (a tiny
+//               model) when given, so that model time does not drown it. --baseline-server BIN
+//               measures an older server binary in the same rounds (A/B on a noisy machine).
 //   overload    open-loop Poisson arrivals at 2x the measured capacity against a bounded queue:
 //               p99 of admitted requests, share shed with 429, errors, server memory.
 //   soak        overload for --soak-s seconds, server RSS sampled every 30 s.
@@ -27,8 +31,10 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -36,7 +42,12 @@
 #include <vector>
 
 #include "loopback_http.h"
+#include "model/null_model.h"
 #include "model/torchscript_model.h"
+#include "server/api_service.h"
+#include "server/batch_scheduler.h"
+#include "server/metrics.h"
+#include "server/rate_limiter.h"
 #include "server_process.h"
 
 namespace {
@@ -47,12 +58,13 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 struct Options {
-  std::string server, model, tiny_model, trace, mode = "all", device = "cpu";
+  std::string server, baseline, model, tiny_model, trace, mode = "all", device = "cpu";
   double bound_ms = 2000;
   int duration_s = 5;
   int soak_s = 600;
   int threads = 1;
   int max_batch = 32;
+  int overhead_requests = 1000;
 };
 
 struct RequestSize {
@@ -143,9 +155,39 @@ struct RunResult {
   double seconds = 0;
   std::vector<double> ok_latencies;  // seconds, 200s only
   long ok = 0, shed = 0, errors = 0;
-  long tokens = 0;  // completion tokens of the 200s (closed loop)
+  long tokens = 0;  // completion tokens of the 200s
   double throughput() const { return ok / seconds; }
+
+  // One request that started (or was due) at `since` and ended now with `status`.
+  void record(int status, Clock::time_point since, int max_tokens) {
+    if (status == 200) {
+      ++ok;
+      tokens += max_tokens;
+      ok_latencies.push_back(std::chrono::duration<double>(Clock::now() - since).count());
+    } else if (status == 429) {
+      ++shed;
+    } else {
+      ++errors;
+    }
+  }
+  void merge(const RunResult& other) {
+    ok_latencies.insert(ok_latencies.end(), other.ok_latencies.begin(), other.ok_latencies.end());
+    ok += other.ok;
+    shed += other.shed;
+    errors += other.errors;
+    tokens += other.tokens;
+  }
 };
+
+// POSTs a completion; the status, or 0 when the connection failed (it is reopened next time).
+int post_completion(LoopbackHttp& http, const std::string& body) {
+  try {
+    return http.request("POST", "/v1/completions", body).status;
+  } catch (const std::exception&) {
+    http.disconnect();
+    return 0;
+  }
+}
 
 // Closed loop: `clients` threads, each sending its next request when the previous one returns.
 RunResult closed_loop(int port, int clients, const std::vector<RequestSize>& sizes,
@@ -160,35 +202,15 @@ RunResult closed_loop(int port, int clients, const std::vector<RequestSize>& siz
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       LoopbackHttp http(port);
-      std::vector<double> mine;
-      long ok = 0, shed = 0, errors = 0, tokens = 0;
+      RunResult mine;
       while (Clock::now() < end) {
         const auto& size = sizes[next.fetch_add(1) % sizes.size()];
         const auto body = body_for(size);
         const auto t0 = Clock::now();
-        int status = 0;
-        try {
-          status = http.request("POST", "/v1/completions", body).status;
-        } catch (const std::exception&) {
-          http.disconnect();
-        }
-        const double latency = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (status == 200) {
-          ++ok;
-          tokens += size.max_tokens;
-          mine.push_back(latency);
-        } else if (status == 429) {
-          ++shed;
-        } else {
-          ++errors;
-        }
+        mine.record(post_completion(http, body), t0, size.max_tokens);
       }
       std::lock_guard lock(mu);
-      result.ok_latencies.insert(result.ok_latencies.end(), mine.begin(), mine.end());
-      result.ok += ok;
-      result.shed += shed;
-      result.errors += errors;
-      result.tokens += tokens;
+      result.merge(mine);
     });
   }
   const auto start = Clock::now();
@@ -210,8 +232,7 @@ RunResult open_loop(int port, double rate, const std::vector<RequestSize>& sizes
   for (int w = 0; w < pool; ++w) {
     workers.emplace_back([&] {
       LoopbackHttp http(port);
-      std::vector<double> mine;
-      long ok = 0, shed = 0, errors = 0;
+      RunResult mine;
       for (;;) {
         std::pair<Clock::time_point, std::size_t> next;
         {
@@ -221,29 +242,11 @@ RunResult open_loop(int port, double rate, const std::vector<RequestSize>& sizes
           next = arrivals.front();
           arrivals.pop_front();
         }
-        int status = 0;
-        try {
-          status =
-              http.request("POST", "/v1/completions", body_for(sizes[next.second % sizes.size()]))
-                  .status;
-        } catch (const std::exception&) {
-          http.disconnect();
-        }
-        const double latency = std::chrono::duration<double>(Clock::now() - next.first).count();
-        if (status == 200) {
-          ++ok;
-          mine.push_back(latency);
-        } else if (status == 429) {
-          ++shed;
-        } else {
-          ++errors;
-        }
+        const auto& size = sizes[next.second % sizes.size()];
+        mine.record(post_completion(http, body_for(size)), next.first, size.max_tokens);
       }
       std::lock_guard lock(mu);
-      result.ok_latencies.insert(result.ok_latencies.end(), mine.begin(), mine.end());
-      result.ok += ok;
-      result.shed += shed;
-      result.errors += errors;
+      result.merge(mine);
     });
   }
   std::mt19937_64 rng(42);
@@ -314,69 +317,277 @@ void throughput_mode(const Options& o, const std::vector<RequestSize>& sizes, Ca
   if (on_out) *on_out = on;
 }
 
+// The floor under any HTTP server on this machine: a blocking responder on one kept-alive loopback
+// connection that answers every request with a fixed 3-byte body. What the benchmark's client, the
+// kernel's loopback and one thread wake-up each way cost, with no HTTP library at all.
+class MinimalResponder {
+ public:
+  MinimalResponder() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 1) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("minimal responder: cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~MinimalResponder() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    if (conn_fd_ >= 0) ::shutdown(conn_fd_, SHUT_RDWR);
+    thread_.join();
+    if (conn_fd_ >= 0) ::close(conn_fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void serve() {
+    conn_fd_ = ::accept(listen_fd_, nullptr, nullptr);
+    if (conn_fd_ < 0) return;
+    int one = 1;
+    ::setsockopt(conn_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    static constexpr std::string_view kReply = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+    std::string in;
+    char buf[16384];
+    for (;;) {
+      // One request: headers, then Content-Length bytes of body.
+      std::size_t head_end;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        auto n = ::recv(conn_fd_, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      std::size_t body = 0;
+      if (auto at = in.find("Content-Length: "); at != std::string::npos && at < head_end) {
+        body = std::strtoul(in.c_str() + at + 16, nullptr, 10);
+      }
+      while (in.size() < head_end + 4 + body) {
+        auto n = ::recv(conn_fd_, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      in.erase(0, head_end + 4 + body);
+      if (::send(conn_fd_, kReply.data(), kReply.size(), MSG_NOSIGNAL) <= 0) return;
+    }
+  }
+
+  int listen_fd_ = -1, conn_fd_ = -1, port_ = 0;
+  std::thread thread_;
+};
+
+// A metric's value in Prometheus text (`series` is the name with its labels, as printed); NaN when
+// absent.
+double metric_value(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? NAN : std::stod(text.substr(at + series.size() + 2));
+}
+
+// One measured path of the overhead breakdown: `call` does one request (or model call).
+struct OverheadPath {
+  OverheadPath(std::string n, std::string s, std::function<void()> c)
+      : name(std::move(n)), server(std::move(s)), call(std::move(c)) {}
+  std::string name, server;  // server: "new", "baseline" or "" (not a server)
+  std::function<void()> call;
+  std::vector<double> seconds;
+  double mean_us() const {
+    double sum = 0;
+    for (double x : seconds) sum += x;
+    return sum / std::max<std::size_t>(1, seconds.size()) * 1e6;
+  }
+  double p(double q) const { return percentile(seconds, q) * 1e6; }
+};
+
+// Server-side sums from /metrics: forward passes and requests as the server timed them.
+struct ServerTotals {
+  double forward_sum = 0, forward_count = 0, request_sum = 0, request_count = 0;
+  static ServerTotals read(LoopbackHttp& http) {
+    auto text = http.request("GET", "/metrics").body;
+    const std::string completions = "{endpoint=\"completions\"}";
+    return {metric_value(text, "deepseek_inference_forward_duration_seconds_sum"),
+            metric_value(text, "deepseek_inference_forward_duration_seconds_count"),
+            metric_value(text, "deepseek_inference_request_duration_seconds_sum" + completions),
+            metric_value(text, "deepseek_inference_request_duration_seconds_count" + completions)};
+  }
+  ServerTotals since(const ServerTotals& before) const {
+    return {forward_sum - before.forward_sum, forward_count - before.forward_count,
+            request_sum - before.request_sum, request_count - before.request_count};
+  }
+};
+
+// Where a max_tokens-1 request's time goes. Every path is measured in the same rounds, one call of
+// each per round in a random order, so that a noisy neighbour slows all of them alike; with
+// --baseline-server the same paths through an older server binary are measured in the same rounds
+// too (A/B).
 void overhead_mode(const Options& o) {
-  const int n = 1000;
+  const int n = o.overhead_requests;
   const RequestSize size{64, 1};
-  // Direct: the same model, same thread count, same 64-byte prompt, one forward pass.
   Options tiny = o;
   if (!o.tiny_model.empty()) tiny.model = o.tiny_model;
   auto model = load_torchscript_model({tiny.model, o.device, 256, o.threads});
   if (!model) throw std::runtime_error(model.error());
-  std::string prompt = body_for(size);
+  const std::string body = body_for(size);
   std::vector<TokenId> tokens(64);
-  for (int i = 0; i < 64; ++i)
+  for (int i = 0; i < 64; ++i) {
     tokens[i] = static_cast<unsigned char>("The quick brown fox "[i % 20]);
+  }
   std::vector<float> logits;
-  std::vector<double> direct;
-  // What the server does for this request: one prompt pass for a new sequence, then release it.
-  for (int i = 0; i < 50 + n; ++i) {
-    std::vector<SequenceRef> batch{{static_cast<std::uint64_t>(i + 1), tokens}};
-    auto t0 = Clock::now();
+  std::uint64_t next_id = 1;
+
+  struct Server {
+    std::string label;
+    std::unique_ptr<ServerProcess> null_model, tiny_model;
+    std::unique_ptr<LoopbackHttp> null_http, tiny_http, metrics_http;
+  };
+  std::vector<Server> servers;
+  for (const auto& [label, binary] :
+       {std::pair{std::string("new"), o.server}, std::pair{std::string("baseline"), o.baseline}}) {
+    if (binary.empty()) continue;
+    Options null_options = tiny, tiny_options = tiny;
+    null_options.server = tiny_options.server = binary;
+    null_options.model = std::string(kNullModelPath);
+    Server s{label,
+             start_server(null_options, 1, 0, 64),
+             start_server(tiny_options, 1, 0, 64),
+             nullptr,
+             nullptr,
+             nullptr};
+    s.null_http = std::make_unique<LoopbackHttp>(s.null_model->port());
+    s.tiny_http = std::make_unique<LoopbackHttp>(s.tiny_model->port());
+    s.metrics_http = std::make_unique<LoopbackHttp>(s.tiny_model->port());
+    servers.push_back(std::move(s));
+  }
+  MinimalResponder floor;
+  LoopbackHttp floor_http(floor.port());
+
+  // The server's own request logic without HTTP: ApiService::handle in this process, wired as
+  // main.cc wires it (builtin:null model, first step on the caller, no limits, no cache).
+  struct StatusResponder final : Responder {
+    std::atomic<int> status{0};
+    void reply(HttpResponse r) override { status = r.status; }
+    void start_stream(int, const std::string&, Headers) override {}
+    void write(std::string) override {}
+    void end() override {}
+  };
+  NullModel null_model;
+  ServerMetrics metrics({"deepseek-byte-lm", "cpu", 1, 64});
+  SchedulerOptions scheduler_options{1, std::chrono::microseconds(0), 64};
+  scheduler_options.first_step_on_caller = true;
+  BatchScheduler scheduler(null_model, scheduler_options, &metrics);
+  RateLimiter limiter({0, 0});
+  ServiceOptions service_options;
+  service_options.limits = {"deepseek-byte-lm", 64, 16, 1 << 20};
+  ApiService service(service_options, scheduler, limiter, nullptr, nullptr, metrics);
+  service.set_ready(true);
+  auto in_process_once = [&] {
+    HttpRequest request;
+    request.method = "POST";
+    request.path = "/v1/completions";
+    request.headers = {{"host", "127.0.0.1"},
+                       {"content-type", "application/json"},
+                       {"content-length", std::to_string(body.size())}};
+    request.body = body;
+    request.client_address = "127.0.0.1";
+    auto responder = std::make_shared<StatusResponder>();
+    service.handle(request, responder);
+    return responder->status.load();
+  };
+  // The scheduler thread goes idle shortly after it starts; from then on (nothing else uses it)
+  // every request is answered by the caller's step before handle() returns.
+  for (int i = 0; i < 1000 && in_process_once() != 200; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  auto in_process = [&] {
+    if (int status = in_process_once(); status != 200) {
+      throw std::runtime_error("overhead: in-process request answered " + std::to_string(status));
+    }
+  };
+
+  auto expect_200 = [](const LoopbackResponse& r, const std::string& what) {
+    if (r.status != 200) {
+      throw std::runtime_error("overhead: " + what + " answered " + std::to_string(r.status));
+    }
+  };
+  std::vector<OverheadPath> paths;
+  paths.emplace_back("loopback floor: a blocking 20-line responder, no HTTP library", "",
+                     [&] { expect_200(floor_http.request("POST", "/", body), "floor"); });
+  paths.emplace_back(
+      "ApiService::handle in this process, builtin:null model (JSON + queue + scheduler, no "
+      "HTTP)",
+      "", in_process);
+  for (auto& s : servers) {
+    paths.emplace_back("GET /healthz (HTTP only)", s.label,
+                       [&] { expect_200(s.null_http->request("GET", "/healthz"), "/healthz"); });
+  }
+  for (auto& s : servers) {
+    paths.emplace_back("POST, builtin:null model (HTTP + JSON + queue + scheduler, no model)",
+                       s.label, [&] {
+                         expect_200(s.null_http->request("POST", "/v1/completions", body),
+                                    "null-model completion");
+                       });
+  }
+  paths.emplace_back("tiny model called directly (prompt pass, release)", "", [&] {
+    std::vector<SequenceRef> batch{{next_id++, tokens}};
     (*model)->next_token_logits(batch, logits);
     (*model)->release(batch[0].id);
-    if (i >= 50) direct.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  });
+  const std::size_t direct = paths.size() - 1;
+  std::vector<std::size_t> served;
+  for (auto& s : servers) {
+    served.push_back(paths.size());
+    paths.emplace_back("POST, tiny model (everything)", s.label, [&] {
+      expect_200(s.tiny_http->request("POST", "/v1/completions", body), "completion");
+    });
   }
-  model->reset();
-  auto server = start_server(tiny, 1, 0, 64);
-  LoopbackHttp http(server->port());
-  std::vector<double> served;
-  for (int i = 0; i < 50; ++i) http.request("POST", "/v1/completions", prompt);
-  auto forward_totals = [&] {
-    auto text = http.request("GET", "/metrics").body;
-    auto read = [&](const std::string& name) {
-      auto at = text.find("\n" + name + " ");
-      return at == std::string::npos ? NAN : std::stod(text.substr(at + name.size() + 2));
-    };
-    return std::pair{read("deepseek_inference_forward_duration_seconds_sum"),
-                     read("deepseek_inference_forward_duration_seconds_count")};
-  };
-  const auto before = forward_totals();
+
+  for (int i = 0; i < 50; ++i) {
+    for (auto& path : paths) path.call();
+  }
+  std::vector<ServerTotals> before;
+  for (auto& s : servers) before.push_back(ServerTotals::read(*s.metrics_http));
+  // Each round in a new random order: no path always follows the model call (cold caches) or
+  // another server's request.
+  std::vector<std::size_t> order(paths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(7);
   for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    auto r = http.request("POST", "/v1/completions", prompt);
-    served.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    if (r.status != 200) throw std::runtime_error("overhead: status " + std::to_string(r.status));
+    std::shuffle(order.begin(), order.end(), rng);
+    for (auto k : order) {
+      const auto t0 = Clock::now();
+      paths[k].call();
+      paths[k].seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
   }
-  const auto after = forward_totals();
-  const double forward_mean = (after.first - before.first) / (after.second - before.second) * 1e6;
-  double served_mean = 0;
-  for (double s : served) served_mean += s;
-  served_mean = served_mean / served.size() * 1e6;
-  const double d50 = percentile(direct, 0.5) * 1e6, s50 = percentile(served, 0.5) * 1e6;
   std::printf(
-      "\n## Server overhead per request (model %s; %d sequential requests, 64-byte prompt, "
-      "max_tokens 1)\n\n",
+      "\n## Server overhead per request (model %s; %d rounds, each one call of every path in "
+      "turn; 64-byte prompt, max_tokens 1; servers with max batch 1, max wait 0)\n\n",
       tiny.model.c_str(), n);
-  std::printf("| path | p50 us | p90 us | p99 us |\n|---|---:|---:|---:|\n");
-  std::printf("| model called directly (one forward pass) | %.0f | %.0f | %.0f |\n", d50,
-              percentile(direct, 0.9) * 1e6, percentile(direct, 0.99) * 1e6);
-  std::printf("| through the server (HTTP + JSON + queue + forward) | %.0f | %.0f | %.0f |\n", s50,
-              percentile(served, 0.9) * 1e6, percentile(served, 0.99) * 1e6);
-  std::printf("\nserver overhead at the median (served p50 - direct p50): %.0f us\n", s50 - d50);
   std::printf(
-      "server overhead on average (served mean %.0f us - server-side forward mean %.0f us): %.0f "
-      "us\n",
-      served_mean, forward_mean, served_mean - forward_mean);
+      "| path | server | p50 us | p90 us | p99 us | mean us |\n|---|---|---:|---:|---:|---:|\n");
+  for (const auto& path : paths) {
+    std::printf("| %s | %s | %.0f | %.0f | %.0f | %.0f |\n", path.name.c_str(),
+                path.server.empty() ? "-" : path.server.c_str(), path.p(0.5), path.p(0.9),
+                path.p(0.99), path.mean_us());
+  }
+  std::printf(
+      "\n| server | overhead at the median (served p50 - direct p50) us | overhead on average "
+      "(served mean - server's forward mean) us | server's forward mean us | inside the server's "
+      "handler (arrival to reply), mean us | outside it (listener, kernel, client), mean us | "
+      "target < 200 us at the median |\n|---|---:|---:|---:|---:|---:|:---:|\n");
+  for (std::size_t k = 0; k < servers.size(); ++k) {
+    const auto totals = ServerTotals::read(*servers[k].metrics_http).since(before[k]);
+    const auto& path = paths[served[k]];
+    const double forward_mean = totals.forward_sum / totals.forward_count * 1e6;
+    const double handler_mean = totals.request_sum / totals.request_count * 1e6;
+    const double overhead = path.p(0.5) - paths[direct].p(0.5);
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", servers[k].label.c_str(),
+                overhead, path.mean_us() - forward_mean, forward_mean, handler_mean,
+                path.mean_us() - handler_mean, overhead < 200 ? "met" : "not met");
+  }
 }
 
 // Cost of one forward pass by batch size and sequence length: where batching's gain comes from.
@@ -490,6 +701,10 @@ int main(int argc, char** argv) {
     };
     if (a == "--server")
       o.server = value();
+    else if (a == "--baseline-server")
+      o.baseline = value();
+    else if (a == "--overhead-requests")
+      o.overhead_requests = std::stoi(value());
     else if (a == "--model")
       o.model = value();
     else if (a == "--overhead-model")
@@ -514,7 +729,8 @@ int main(int argc, char** argv) {
       std::cout
           << "usage: inference_bench --server BIN --model PT --trace CSV [--mode "
              "all|throughput|overhead|overload|soak|forward] [--device cpu|cuda] [--bound-ms N] "
-             "[--duration-s N] [--soak-s N] [--threads N] [--max-batch N]\n";
+             "[--duration-s N] [--soak-s N] [--threads N] [--max-batch N] [--overhead-model PT] "
+             "[--overhead-requests N] [--baseline-server BIN]\n";
       return 0;
     } else {
       std::cerr << "inference_bench: unknown argument '" << a << "' (try --help)\n";

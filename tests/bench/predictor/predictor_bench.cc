@@ -12,8 +12,11 @@
 // (FOLD.PEER.csv with one value per line after a header, FOLD.PEER.time with CPU seconds per fit)
 // and scores them with the same code. --m4 adds the M4 hourly set (414 series, 48 steps ahead). For
 // experiments, environment variables override ForecastOptions of ours:auto: BENCH_TOP
-// (combine_top), BENCH_WITHIN (combine_within), BENCH_DAYS (backtest_days), BENCH_HEAVY=1
-// (auto_heavy_models); BENCH_VERBOSE=1 prints each candidate's score and time on stderr.
+// (combine_top), BENCH_WITHIN (combine_within), BENCH_TRIM (score_trim), BENCH_DAILY_WITHIN
+// (daily_combine_within), BENCH_DAILY_TRIM (daily_score_trim), BENCH_CALIBRATE=0|1
+// (calibrate_quantiles), BENCH_DAYS (backtest_days),
+// BENCH_HEAVY=1 (auto_heavy_models); BENCH_VERBOSE=1 prints each candidate's score and time on
+// stderr.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -135,6 +138,12 @@ Run run_ours(const std::vector<Fold>& folds, ModelKind kind, bool quantiles,
     if (const char* e = std::getenv("BENCH_DAYS")) o.backtest_days = std::strtod(e, nullptr);
     if (std::getenv("BENCH_HEAVY")) o.auto_heavy_models = true;
     if (const char* e = std::getenv("BENCH_WITHIN")) o.combine_within = std::strtod(e, nullptr);
+    if (const char* e = std::getenv("BENCH_TRIM")) o.score_trim = std::strtod(e, nullptr);
+    if (const char* e = std::getenv("BENCH_DAILY_WITHIN"))
+      o.daily_combine_within = std::strtod(e, nullptr);
+    if (const char* e = std::getenv("BENCH_DAILY_TRIM"))
+      o.daily_score_trim = std::strtod(e, nullptr);
+    if (const char* e = std::getenv("BENCH_CALIBRATE")) o.calibrate_quantiles = std::atoi(e) != 0;
     const auto t0 = std::chrono::steady_clock::now();
     const double c0 = thread_cpu_seconds();
     const auto fc = dso::predictor::forecast(s, o);
@@ -457,6 +466,13 @@ int main(int argc, char** argv) {
             .model = kind, .horizon = f.test.size(), .quantiles = {0.9}};
         if (const char* e = std::getenv("BENCH_WITHIN")) o.combine_within = std::strtod(e, nullptr);
         if (const char* e = std::getenv("BENCH_DAYS")) o.backtest_days = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_TRIM")) o.score_trim = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_DAILY_WITHIN"))
+          o.daily_combine_within = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_DAILY_TRIM"))
+          o.daily_score_trim = std::strtod(e, nullptr);
+        if (const char* e = std::getenv("BENCH_CALIBRATE"))
+          o.calibrate_quantiles = std::atoi(e) != 0;
         const double t0 = thread_cpu_seconds();
         const auto fc = dso::predictor::forecast(s, o);
         const double t1 = thread_cpu_seconds();

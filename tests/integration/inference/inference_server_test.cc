@@ -181,7 +181,7 @@ TEST_F(InferenceServer, MetricsHaveTheDocumentedNames) {
 TEST_F(InferenceServer, SigtermDrainsInFlightRequestsAndExitsZero) {
   auto in_flight = std::async(std::launch::async, [] {
     return post("/v1/completions",
-                R"({"model":"byte-lm","prompt":"drain me","max_tokens":150,"stream":true})",
+                R"({"model":"byte-lm","prompt":"drain me","max_tokens":500,"stream":true})",
                 "key-drain");
   });
   // Wait until the request is running (in_flight gauge 1).
@@ -192,9 +192,15 @@ TEST_F(InferenceServer, SigtermDrainsInFlightRequestsAndExitsZero) {
     std::this_thread::sleep_for(10ms);
   }
   server_->signal(SIGTERM);
-  std::this_thread::sleep_for(200ms);
+  // The drain starts at once; the 500-token stream keeps the server up for a while after that
+  // (about a quarter of a second here), so look as soon as not-ready shows.
   LoopbackHttp after(server_->port());
-  EXPECT_EQ(after.request("GET", "/readyz").status, 503);
+  int ready_status = 0;
+  for (int i = 0; i < 400 && ready_status != 503; ++i) {
+    ready_status = after.request("GET", "/readyz").status;
+    if (ready_status != 503) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(ready_status, 503);
   EXPECT_EQ(after
                 .request("POST", "/v1/completions", R"({"model":"byte-lm","prompt":"x"})",
                          {{"Authorization", "Bearer key-main"}})
@@ -203,7 +209,7 @@ TEST_F(InferenceServer, SigtermDrainsInFlightRequestsAndExitsZero) {
   auto finished = in_flight.get();
   EXPECT_EQ(finished.status, 200);
   EXPECT_TRUE(finished.body.ends_with("data: [DONE]\n\n"));
-  EXPECT_NE(finished.body.find("\"completion_tokens\":150"), std::string::npos);
+  EXPECT_NE(finished.body.find("\"completion_tokens\":500"), std::string::npos);
   EXPECT_EQ(server_->wait_exit(30s), 0);
 }
 

@@ -38,6 +38,7 @@ class RecordingSink final : public GenerationSink {
   void on_text(std::string_view delta) override { deltas.emplace_back(delta); }
   void on_finish(const GenerationResult& r) override {
     result = r;
+    finished_on = std::this_thread::get_id();
     std::lock_guard lock(recorder_.mu);
     recorder_.finished_order.push_back(name_);
     ++recorder_.finished;
@@ -52,6 +53,7 @@ class RecordingSink final : public GenerationSink {
   int first_tokens = 0;
   std::vector<std::string> deltas;
   GenerationResult result;
+  std::thread::id finished_on;
 
  private:
   std::string name_;
@@ -260,11 +262,110 @@ TEST(BatchScheduler, StopAcceptingRefusesNewWorkButFinishesAccepted) {
   EXPECT_EQ(accepted->result.text, "bcd");
 }
 
+// first_step_on_caller: an idle scheduler runs a request's first step inside submit().
+SchedulerOptions caller_steps(int max_batch) {
+  SchedulerOptions o{max_batch, 0us, 16};
+  o.first_step_on_caller = true;
+  return o;
+}
+
+// The scheduler thread goes idle shortly after it starts: submits one-token probes until one is
+// answered on this thread, inside submit().
+void wait_until_answered_on_caller(BatchScheduler& scheduler, Recorder& rec) {
+  for (int i = 0; i < 1000; ++i) {
+    auto probe = std::make_shared<RecordingSink>("probe", rec);
+    int before = 0;
+    {
+      std::lock_guard lock(rec.mu);
+      before = rec.finished;
+    }
+    ASSERT_TRUE(scheduler.submit(job(probe, "a", 1)));
+    rec.wait_for(before + 1);
+    if (probe->finished_on == std::this_thread::get_id()) return;
+    std::this_thread::sleep_for(1ms);
+  }
+  FAIL() << "no request was answered on the caller's thread";
+}
+
+TEST(BatchScheduler, IdleSchedulerRunsTheFirstStepOnTheCaller) {
+  FakeModel model;
+  Recorder rec;
+  BatchScheduler scheduler(model, caller_steps(4), nullptr);
+  wait_until_answered_on_caller(scheduler, rec);
+  // Idle now, and stays so: answered before submit() returns, no hand-off.
+  auto one = std::make_shared<RecordingSink>("one", rec);
+  ASSERT_TRUE(scheduler.submit(job(one, "a", 1)));
+  EXPECT_EQ(one->finished_on, std::this_thread::get_id());
+  EXPECT_EQ(one->result.text, "b");
+  // A longer request: the first token is made by the caller, the rest by the scheduler thread,
+  // under the same sequence id.
+  auto three = std::make_shared<RecordingSink>("three", rec);
+  const auto steps_before = model.ids_seen().size();
+  int finished_before = 0;
+  {
+    std::lock_guard lock(rec.mu);
+    finished_before = rec.finished;
+  }
+  ASSERT_TRUE(scheduler.submit(job(three, "a", 3)));
+  EXPECT_EQ(three->first_tokens, 1);
+  rec.wait_for(finished_before + 1);
+  EXPECT_NE(three->finished_on, std::this_thread::get_id());
+  EXPECT_EQ(three->result.text, "bcd");
+  EXPECT_EQ(three->streamed(), "bcd");
+  auto ids = model.ids_seen();
+  ASSERT_EQ(ids.size(), steps_before + 3);
+  EXPECT_TRUE(ids[steps_before] == ids[steps_before + 1] &&
+              ids[steps_before + 1] == ids[steps_before + 2]);
+}
+
+TEST(BatchScheduler, RequestsDuringACallersStepQueueAndJoinItsSequence) {
+  FakeModel model;
+  Recorder rec;
+  BatchScheduler scheduler(model, caller_steps(4), nullptr);
+  wait_until_answered_on_caller(scheduler, rec);
+  const int probes = rec.finished;
+  const auto steps_before = model.batch_sizes().size();
+  model.pause();
+  auto first = std::make_shared<RecordingSink>("first", rec);
+  std::thread caller([&] { EXPECT_TRUE(scheduler.submit(job(first, "a", 3))); });
+  model.wait_in_forward();  // the caller's step holds the model
+  // Not idle any more: queued, and the scheduler thread does not start a second forward pass.
+  ASSERT_TRUE(scheduler.submit(job(std::make_shared<RecordingSink>("second", rec), "k", 1)));
+  EXPECT_EQ(scheduler.queue_depth(), 1u);
+  model.resume();
+  caller.join();
+  rec.wait_for(probes + 2);
+  EXPECT_EQ(std::vector<std::string>(rec.finished_order.begin() + probes, rec.finished_order.end()),
+            (std::vector<std::string>{"second", "first"}));
+  // The caller's step alone; then first (handed over) and second together; then first alone.
+  auto sizes = model.batch_sizes();
+  EXPECT_EQ(
+      std::vector<int>(sizes.begin() + static_cast<std::ptrdiff_t>(steps_before), sizes.end()),
+      (std::vector<int>{1, 2, 1}));
+  EXPECT_EQ(first->result.text, "bcd");
+}
+
+TEST(BatchScheduler, CallersDoNotStepWhenBatchesWaitToFill) {
+  FakeModel model;
+  Recorder rec;
+  SchedulerOptions o{2, 10s, 16};
+  o.first_step_on_caller = true;
+  BatchScheduler scheduler(model, o, nullptr);
+  std::this_thread::sleep_for(50ms);  // let the scheduler thread go idle
+  auto a = std::make_shared<RecordingSink>("a", rec);
+  ASSERT_TRUE(scheduler.submit(job(a, "a", 1)));
+  EXPECT_EQ(scheduler.queue_depth(), 1u);  // waits for a batch to form (full at 2)
+  ASSERT_TRUE(scheduler.submit(job(std::make_shared<RecordingSink>("b", rec), "a", 1)));
+  rec.wait_for(2);
+  EXPECT_NE(a->finished_on, std::this_thread::get_id());
+  EXPECT_EQ(model.batch_sizes(), std::vector<int>{2});
+}
+
 TEST(SampleToken, GreedyIsArgmaxAndTopPKeepsOnlyTheHead) {
   std::vector<float> logits(256, 0.0f);
   logits[42] = 5.0f;
   logits[7] = 4.9f;
-  std::mt19937_64 rng(1);
+  SequenceRng rng(1);
   EXPECT_EQ(sample_token(logits, 0.0, 1.0, rng), 42);
   // With a tiny top_p only the most likely token remains, at any temperature.
   for (int i = 0; i < 50; ++i) EXPECT_EQ(sample_token(logits, 1.5, 1e-6, rng), 42);

@@ -43,6 +43,10 @@ TEST(ServerConfig, BadValuesNameTheFlagOrVariable) {
   ASSERT_FALSE(no_model);
   EXPECT_NE(no_model.error().find("--model"), std::string::npos);
   EXPECT_FALSE(parse({"--model", "m", "--default-max-tokens", "600"}));
+  EXPECT_FALSE(parse({"--model", "m", "--http-threads", "0"}));
+  auto threads = parse({"--model", "m", "--http-threads", "4"});
+  ASSERT_TRUE(threads);
+  EXPECT_EQ(threads->config.http_threads, 4);
 }
 
 TEST(ServerConfig, HelpListsEveryFlagWithItsVariable) {
@@ -51,9 +55,9 @@ TEST(ServerConfig, HelpListsEveryFlagWithItsVariable) {
   EXPECT_TRUE(p->help);
   const auto help = help_text();
   for (const char* flag :
-       {"--model ", "--device ", "--max-batch-size ", "--max-wait-us ", "--max-queue ",
-        "--rate-limit-per-second ", "--rate-limit-per-hour ", "--api-keys ", "--cache-max-bytes ",
-        "--drain-timeout-s ", "DEEPSEEK_INFERENCE_API_KEYS", "SIGTERM"}) {
+       {"--model ", "--device ", "--http-threads ", "--max-batch-size ", "--max-wait-us ",
+        "--max-queue ", "--rate-limit-per-second ", "--rate-limit-per-hour ", "--api-keys ",
+        "--cache-max-bytes ", "--drain-timeout-s ", "DEEPSEEK_INFERENCE_API_KEYS", "SIGTERM"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "fake_prometheus.h"
 
@@ -137,6 +139,8 @@ TEST(PrometheusParse, MalformedBodiesAreClearErrors) {
       {R"({"status":"success","data":{"resultType":"blob","result":[]}})", 200, Kind::kMalformed,
        "unknown resultType \"blob\""},
       {"<html>Bad Gateway</html>", 502, Kind::kHttp, "q: HTTP 502: <html>Bad Gateway</html>"},
+      {R"({"kind":"Status","status":"Failure","code":404})", 404, Kind::kHttp, "q: HTTP 404: {"},
+      {R"({"status":"Failure"})", 200, Kind::kMalformed, "unknown status \"Failure\""},
   };
   for (const auto& c : cases) {
     const auto r = parse_query_response(c.body, c.status, "q");
@@ -236,6 +240,35 @@ TEST(PrometheusClient, GetPutsTheQueryInTheUrl) {
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "GET");
   EXPECT_TRUE(contains(reqs[0].query, "query=up")) << reqs[0].query;
+}
+
+TEST(PrometheusClient, KeepsTheUrlsPathPrefix) {
+  FakePrometheus fake;
+  fake.script({{200, kOneSample}});
+  auto client = PrometheusClient::create(fast(fake.url() + "/prometheus/")).value();
+  ASSERT_TRUE(client->query("up").has_value());
+  ASSERT_EQ(fake.requests().size(), 1u);
+  EXPECT_EQ(fake.requests()[0].path, "/prometheus/api/v1/query");
+}
+
+TEST(PrometheusClient, ServesConcurrentQueries) {
+  FakePrometheus fake;
+  fake.script({{200, kOneSample, 5}});
+  auto client = PrometheusClient::create(fast(fake.url())).value();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = client->query("up");
+        if (r.has_value() && r->series.size() == 1 && r->series[0].points[0].value == 7) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_EQ(client->requests_sent(), 80u);
+  EXPECT_EQ(fake.requests().size(), 80u);
 }
 
 TEST(PrometheusClient, RetriesServerErrorsAndTooManyRequests) {

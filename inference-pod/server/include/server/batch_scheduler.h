@@ -26,6 +26,26 @@ namespace dso::inference {
 
 class ServerMetrics;
 
+// Each sequence's random generator: SplitMix64, a UniformRandomBitGenerator with 8 bytes of state
+// whose seeding is free (a std::mt19937_64 costs 2.5 KB per sequence and a 312-word set-up per
+// request). Good enough to sample tokens; not for anything secret.
+class SequenceRng {
+ public:
+  using result_type = std::uint64_t;
+  explicit SequenceRng(std::uint64_t seed = 0) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
 struct GenerationParams {
   int max_tokens = 16;
   double temperature = 1.0;  // 0: greedy (deterministic)
@@ -45,8 +65,10 @@ struct GenerationResult {
   std::string error;  // set when finish == kError
 };
 
-// Receives one request's progress. Called only on the scheduler thread; must not block (hand the
-// data to the network layer and return).
+// Receives one request's progress. Called on the scheduler thread, or, for the first step of a
+// request that found the scheduler idle with SchedulerOptions::first_step_on_caller, on the thread
+// that called submit(); never on two threads at once. Must not block (hand the data to the network
+// layer and return).
 class GenerationSink {
  public:
   virtual ~GenerationSink() = default;
@@ -73,6 +95,11 @@ struct SchedulerOptions {
   // Also refuse when the expected wait (requests ahead / measured completion rate) exceeds this;
   // zero: no wait bound. Adapts the queue to what the machine actually sustains.
   std::chrono::microseconds max_queue_wait{0};
+  // When batches do not wait to fill (max_wait 0 or max_batch_size 1) and the scheduler is idle
+  // with nothing queued, submit() runs the request's first step (prompt pass, first token) on the
+  // caller's thread and hands the sequence to the scheduler only if it goes on: two thread
+  // hand-offs fewer per request on an idle server. The caller blocks for that one model step.
+  bool first_step_on_caller = false;
 };
 
 struct QueueFull {
@@ -88,8 +115,9 @@ class BatchScheduler {
   BatchScheduler(const BatchScheduler&) = delete;
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
-  // Queues a job. Thread-safe, O(1). Refused (without calling the sink) when max_queue jobs are
-  // already waiting or the scheduler is shutting down.
+  // Queues a job. Thread-safe, O(1) — except with first_step_on_caller on an idle scheduler, where
+  // it also runs the job's first model step before returning. Refused (without calling the sink)
+  // when max_queue jobs are already waiting or the scheduler is shutting down.
   std::expected<void, QueueFull> submit(GenerationJob job);
 
   // Runs `batches` forward passes over `batch_size` sequences of `length` tokens before serving
@@ -116,11 +144,12 @@ class BatchScheduler {
     std::string generated;
     std::size_t emitted = 0;  // bytes of `generated` already passed to on_text
     int count = 0;
-    std::mt19937_64 rng;
+    SequenceRng rng;
     std::chrono::steady_clock::time_point admitted;
   };
 
   void run();
+  Sequence start_sequence_locked(GenerationJob job, std::chrono::steady_clock::time_point now);
   void admit_locked(std::vector<Sequence>& batch);
   void step(std::vector<Sequence>& batch);
   // Appends `token`; returns true when the sequence finished (and its sink was told).
@@ -139,6 +168,9 @@ class BatchScheduler {
   bool accepting_ = true;
   bool abort_ = false;
   bool exit_ = false;
+  bool idle_ = false;                  // the scheduler thread waits with no batch
+  bool caller_step_ = false;           // a submit() is running a first step (the model is taken)
+  std::vector<Sequence> handed_over_;  // first steps done by callers, to join the batch
   std::size_t running_ = 0;
   double service_seconds_ewma_ = 0.5;
   double completions_per_second_ = 0;  // 0 until measured
@@ -148,7 +180,7 @@ class BatchScheduler {
 
   std::vector<float> logits_;
   std::uint64_t next_sequence_id_ = 1;
-  std::random_device seed_source_;
+  SequenceRng seeds_{std::random_device{}()};  // seeds of sequences without one (under mu_)
   std::thread thread_;
 };
 
@@ -156,6 +188,6 @@ class BatchScheduler {
 // softmax(logits / temperature) restricted to the smallest set with probability >= top_p.
 // Cost: O(V log V) when top_p < 1, O(V) otherwise.
 TokenId sample_token(std::span<const float> logits, double temperature, double top_p,
-                     std::mt19937_64& rng);
+                     SequenceRng& rng);
 
 }  // namespace dso::inference

@@ -15,10 +15,16 @@ namespace dso::inference {
 class HttpServer {
  public:
   // `url` like "http://0.0.0.0:8000". Bodies above max_body_bytes (by Content-Length) are not read.
-  HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes);
+  // `io_threads`: cpprestsdk's I/O threads (parsing, routing, writing answers). One is the
+  // default and the fastest per request: asio then hands a request's steps (headers, body,
+  // answer) from one handler to the next on the same thread instead of waking another one.
+  HttpServer(std::string url, ApiService& service, std::size_t max_body_bytes,
+             std::size_t io_threads = 1);
   ~HttpServer();
 
-  // Starts listening. Fails (naming the URL) when the address cannot be bound.
+  // Starts listening. Fails (naming the URL) when the address cannot be bound. The first call in
+  // a process also sizes cpprestsdk's thread pool (io_threads) and makes its PPL continuations run
+  // inline (http_server.cc says why); both are process-wide.
   std::expected<void, std::string> open();
   // Stops listening; connections still open are closed. Idempotent.
   void close();

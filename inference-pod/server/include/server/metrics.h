@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -54,6 +57,23 @@ class ServerMetrics {
   std::string serialize() const;
 
  private:
+  // Label sets seen before, so that a request's observations find their series by a few string
+  // comparisons instead of building label maps and hashing them in prometheus-cpp each time.
+  struct RequestSeries {
+    std::string endpoint, priority;
+    int code;
+    prometheus::Counter* count;
+  };
+  prometheus::Counter& request_counter(const std::string& endpoint, int code,
+                                       const std::string& priority);
+  prometheus::Histogram& endpoint_histogram(
+      prometheus::Family<prometheus::Histogram>& family,
+      std::vector<std::pair<std::string, prometheus::Histogram*>>& seen,
+      const std::string& endpoint);
+  std::mutex series_mu_;
+  std::vector<RequestSeries> request_series_;
+  std::vector<std::pair<std::string, prometheus::Histogram*>> duration_series_, ttft_series_;
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;

@@ -17,6 +17,7 @@ struct ServerConfig {
   std::string model_name = "deepseek-byte-lm";
   std::string device = "cpu";
   int threads = 0;
+  int http_threads = 1;
   int max_batch_size = 16;
   int max_wait_us = 2000;
   int max_queue = 256;

@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/prometheus_result.h"
+
 namespace dso::metrics {
 
 struct PrometheusConfig {
@@ -44,57 +46,27 @@ struct PrometheusConfig {
   std::int64_t max_points_per_series = 11'000;  // Prometheus's query_range limit
 };
 
-enum class ResultType { kVector, kMatrix, kScalar, kString };
-std::string_view to_string(ResultType type);
-
-struct Point {
-  double time = 0;   // unix seconds (Prometheus sends fractional seconds)
-  double value = 0;  // NaN, +Inf, -Inf kept as such
-};
-
-struct Series {
-  std::map<std::string, std::string> labels;  // "metric" of the result, __name__ included if kept
-  std::vector<Point> points;                  // one for a vector sample, in time order
-};
-
-struct QueryResult {
-  ResultType type = ResultType::kVector;
-  // vector: one series per sample, one point each; matrix: one series per label set; scalar: one
-  // series without labels and one point; string: none (see string_value).
-  std::vector<Series> series;
-  std::string string_value;  // string results only
-  double string_time = 0;
-  std::vector<std::string> warnings;  // Prometheus's "warnings" (the data may be partial)
-
-  bool empty() const { return series.empty() && type != ResultType::kString; }
-};
-
-struct PrometheusError {
-  enum class Kind {
-    kUnreachable,  // connection refused, DNS, TLS handshake
-    kTimeout,      // no answer within the per-attempt timeout
-    kHttp,         // an HTTP status without a Prometheus error body
-    kApi,          // "status":"error" (errorType bad_data, execution, timeout, ...)
-    kMalformed,    // the body is not the documented JSON
-    kConfig,       // the client cannot be used (bad URL, unreadable token or CA file)
-  };
-  Kind kind = Kind::kUnreachable;
-  int http_status = 0;     // 0 when no response
-  std::string error_type;  // Prometheus's errorType, for kApi
-  std::string message;     // one line naming the query, the URL and the cause
-  int attempts = 0;        // HTTP attempts made
-};
-
 template <typename T>
 using PromResult = std::expected<T, PrometheusError>;
 
 // Parses a /api/v1/query or /api/v1/query_range response body. `http_status` is the response's
 // status (Prometheus sends error bodies with 4xx/5xx); `what` names the query in messages.
-PromResult<QueryResult> parse_query_response(std::string_view body, int http_status,
-                                             std::string_view what);
+inline PromResult<QueryResult> parse_query_response(std::string_view body, int http_status,
+                                                    std::string_view what) {
+  QueryResult out;
+  PrometheusError error;
+  if (!parse_query_response_into(body, http_status, what, out, error))
+    return std::unexpected(error);
+  return out;
+}
 
 // Parses one sample value as Prometheus writes it ("1.5", "NaN", "+Inf", "-Inf", "1e-3").
-std::expected<double, std::string> parse_sample_value(std::string_view text);
+inline std::expected<double, std::string> parse_sample_value(std::string_view text) {
+  double out = 0;
+  std::string error;
+  if (!parse_sample_value_into(text, out, error)) return std::unexpected(error);
+  return out;
+}
 
 // Splits [start, end] at `step` into query_range windows of at most `max_points` points each
 // (Prometheus counts floor((end - start) / step) + 1 points). Returns (start, end) pairs, in order,

@@ -1,6 +1,6 @@
 // metrics/source.h: what the live autoscaler reads about a service's load — the seam between
 // the scaling loop (operator/scaling/) and where the numbers come from (Prometheus in
-// operator/metrics/prometheus_source.h; a fake in unit tests).
+// metrics/prometheus_source.h; a fake in unit tests).
 //
 // A value that could not be read is NaN with a reason, never 0: a failed query, an empty result,
 // NaN or ±Inf from PromQL, or a result older than the staleness bound are all "unknown" to the
