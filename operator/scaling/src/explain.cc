@@ -36,7 +36,7 @@ std::string explain_text(const Json& object) {
   line("DeepSeekService " + field(meta, "namespace") + "/" + field(meta, "name"));
   const bool enabled = as.value("enabled", true);
   line("  autoscaling:   " + std::string(enabled ? "enabled" : "disabled") + ", mode " +
-       (pred.contains("mode") ? text(pred["mode"]) : std::string("Preview")) + ", replicas " +
+       (pred.contains("mode") ? text(pred["mode"]) : std::string("Auto")) + ", replicas " +
        (as.contains("minReplicas") ? text(as["minReplicas"]) : "1") + ".." +
        (as.contains("maxReplicas") ? text(as["maxReplicas"]) : "10"));
   line("  replicas:      " + field(status, "replicas") + " set, " + field(status, "readyReplicas") +

@@ -65,7 +65,7 @@ TEST_F(CrdTest, SamplesAreAcceptedAndDefaultsFilledIn) {
             0)
       << out;
   EXPECT_EQ(get("chat-small", "{.spec.model.port}"), "8000");
-  EXPECT_EQ(get("chat-small", "{.spec.autoscaling.predictive.mode}"), "Preview");
+  EXPECT_EQ(get("chat-small", "{.spec.autoscaling.predictive.mode}"), "Auto");
   EXPECT_EQ(get("chat-small", "{.spec.autoscaling.metrics[0].type}"), "RequestsPerSecond");
   EXPECT_EQ(get("chat-small", "{.spec.regions[0].name}/{.spec.regions[0].role}"),
             "default/primary");

@@ -56,7 +56,7 @@ TEST(DeepSeekService, MinimalSampleGetsTheCrdDefaults) {
   EXPECT_EQ(dss->spec.autoscaling.max_replicas, 10);
   ASSERT_EQ(dss->spec.autoscaling.metrics.size(), 1u);
   EXPECT_EQ(dss->spec.autoscaling.metrics[0].type, MetricType::kRequestsPerSecond);
-  EXPECT_EQ(dss->spec.autoscaling.predictive.mode, PredictiveMode::kPreview);
+  EXPECT_EQ(dss->spec.autoscaling.predictive.mode, PredictiveMode::kAuto);
   EXPECT_EQ(dss->spec.autoscaling.predictive.history, std::chrono::hours(24 * 14));
   EXPECT_FALSE(dss->spec.autoscaling.predictive.horizon.has_value());
   EXPECT_TRUE(validate(dss->spec).empty());

@@ -111,7 +111,7 @@ struct ScalingRules {
 };
 
 struct Predictive {
-  PredictiveMode mode = PredictiveMode::kPreview;
+  PredictiveMode mode = PredictiveMode::kAuto;
   std::string model = "auto";
   std::vector<std::string> seasonalities;
   std::chrono::milliseconds history = std::chrono::hours(24 * 14);
