@@ -34,7 +34,7 @@ TEST(ScalingPolicy, DefaultsFollowTheCrd) {
   EXPECT_DOUBLE_EQ(p->predictive.quantile, 0.9);
   EXPECT_EQ(p->predictive.decision_period, 15);
   EXPECT_EQ(p->predictive.cold_start, 300);
-  EXPECT_DOUBLE_EQ(p->predictive.gate_max_error, 0.5);
+  EXPECT_DOUBLE_EQ(p->predictive.gate_max_error, 1.0);
   EXPECT_EQ(p->metrics_fallback, autoscaler::MetricsFallback::kHold);
   EXPECT_EQ(p->metric_max_age, 120);
   EXPECT_EQ(p->scale_up.stabilization_window, 0);

@@ -119,7 +119,7 @@ struct Predictive {
   std::optional<std::chrono::milliseconds> horizon;  // nullopt: auto (cold start + one period)
   std::chrono::milliseconds cold_start = std::chrono::minutes(5);
   std::optional<double> capacity_per_replica;
-  double max_forecast_error = 0.5;
+  double max_forecast_error = 1.0;  // the engine default the simulator measured
 };
 
 struct Schedule {
