@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
   }
   std::printf("metrics_bench: %d services x 14 days (%zu points at 60 s each), setup %.0f s\n\n",
               services, points, setup_s);
-  std::printf("| operation | n | median ms | p90 ms | max ms | note |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| operation | n | median ms | p90 ms | max ms | note |\n|---|---|---|---|---|---|\n");
   row("parse one 11,000-point matrix answer", parse_ms, "CPU only, no I/O");
   char note[128];
   std::snprintf(note, sizeof note, "%.1f HTTP requests each (chunks)",
