@@ -5,15 +5,13 @@
 // conditions; a manual `kubectl scale dss` with autoscaling on is applied and then held (the
 // autoscaler takes it as the current replicas); /metrics has the alert gauges; `explain` prints it.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <functional>
 #include <thread>
 
+#include "autoscaling_it.h"
 #include "kube/client.h"
 #include "support/local_cluster.h"
 #include "support/processes.h"
@@ -21,35 +19,15 @@
 namespace {
 
 using dso::testing::ChildProcess;
+using dso::testing::eventually;
 using dso::testing::FakeKubelet;
+using dso::testing::free_port;
 using dso::testing::LocalCluster;
 using nlohmann::json;
 
 constexpr const char* kNs = "autoscaling-it";
 const dso::kube::Resource kDss{"inference.deepseek.io", "v1alpha1", "deepseekservices", true};
 const dso::kube::Resource kDeployments{"apps", "v1", "deployments", true};
-
-bool eventually(int seconds, const std::function<bool()>& check) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return check();
-}
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 class AutoscalingRunTest : public ::testing::Test {
  protected:
