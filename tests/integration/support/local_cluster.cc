@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/processes.h"
+
 namespace dso::testing {
 namespace {
 
@@ -55,14 +57,7 @@ int LocalCluster::sh(const std::string& command, std::string* output) const {
     }
     return escaped;
   }() + "' 2>&1";
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed for: " + command);
-  std::array<char, 4096> buf{};
-  std::string out;
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
-  const int status = ::pclose(pipe);
-  if (output != nullptr) *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run_shell(full, output);
 }
 
 LocalPrometheus LocalPrometheus::open(const std::string& name) {

@@ -58,4 +58,8 @@ class FakeKubelet {
 // A RestClient for the local cluster's admin kubeconfig.
 kube::KubeClientPtr admin_client(const std::filesystem::path& kubeconfig);
 
+// Runs `command` with /bin/sh (popen), stdout and whatever the command redirects into it in
+// `output` (when given); returns the exit status, -1 when it did not exit normally.
+int run_shell(const std::string& command, std::string* output);
+
 }  // namespace dso::testing

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "support/local_cluster.h"
+#include "support/processes.h"
 
 namespace dso::testing {
 namespace {
@@ -358,14 +359,7 @@ void TracePrometheus::teardown() {
 int TracePrometheus::sh(const std::string& command, std::string* output) const {
   const std::string full =
       "DSO_CLUSTER_ROOT='" + cluster_root().string() + "' " + command + " 2>&1";
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
-  std::array<char, 4096> buf{};
-  std::string out;
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) out += buf.data();
-  const int status = ::pclose(pipe);
-  if (output != nullptr) *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run_shell(full, output);
 }
 
 void TracePrometheus::start() {
