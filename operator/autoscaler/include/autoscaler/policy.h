@@ -98,7 +98,10 @@ struct PredictivePolicy {
   Seconds correction_window = 900;
   // Accuracy gating: the forecast is switched off while its weighted absolute percentage error
   // (sum |actual - point| / sum actual) over the last `gate_window` exceeds `gate_max_error`,
-  // and on again once it falls below gate_max_error * gate_reenable_fraction. The default 1.0
+  // and on again once it falls below gate_max_error * gate_reenable_fraction. `actual` is the
+  // demand at each decision while the point forecasts a step's peak, so on quiet, noisy
+  // stretches the error reads above the forecast's own (an unbiased per-step gate was measured
+  // and not adopted: docs/simulate.md). The default 1.0
   // gates a forecast whose errors are as large as the demand itself (e.g. a holiday or an
   // incident the history never saw); lower values also gate merely noisy forecasts, whose bands
   // still hold useful capacity.
