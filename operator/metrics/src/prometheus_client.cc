@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <system_error>
@@ -57,6 +58,12 @@ struct PrometheusClient::Impl {
   std::unique_ptr<http::client::http_client> client;
   std::string base;  // the URL without a trailing slash, for messages
   std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> short_circuited{0};
+  // The circuit breaker: open while now < open_until; `tripped` by the failure in `cause`.
+  std::mutex breaker_mu;
+  bool tripped = false;
+  std::chrono::steady_clock::time_point open_until{};
+  PrometheusError cause;
 };
 
 PrometheusClient::PrometheusClient(PrometheusConfig config)
@@ -66,6 +73,10 @@ PrometheusClient::~PrometheusClient() = default;
 
 std::uint64_t PrometheusClient::requests_sent() const {
   return impl_->requests.load();
+}
+
+std::uint64_t PrometheusClient::queries_short_circuited() const {
+  return impl_->short_circuited.load();
 }
 
 PromResult<std::shared_ptr<PrometheusClient>> PrometheusClient::create(PrometheusConfig config) {
@@ -133,8 +144,38 @@ PromResult<QueryResult> PrometheusClient::send(
   }
   const std::string url = impl.base + path;
   const std::string what = "Prometheus " + what_query + " at " + url;
+  int max_attempts = config.max_attempts;
+  if (config.breaker_cooldown.count() > 0) {
+    std::lock_guard lock(impl.breaker_mu);
+    if (impl.tripped) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now < impl.open_until) {
+        impl.short_circuited.fetch_add(1);
+        PrometheusError e = impl.cause;
+        e.attempts = 0;
+        const auto wait =
+            std::chrono::duration_cast<std::chrono::milliseconds>(impl.open_until - now);
+        e.message = what + ": not sent: " + impl.base + " failed recently (" +
+                    one_line(impl.cause.message, 200) + "); next try in " +
+                    std::to_string((wait.count() + 999) / 1000) + " s";
+        return std::unexpected(e);
+      }
+      max_attempts = 1;  // half open: one probe decides
+    }
+  }
+  auto settle = [&](const PromResult<QueryResult>& r) {
+    if (config.breaker_cooldown.count() <= 0) return;
+    std::lock_guard lock(impl.breaker_mu);
+    if (r || !retryable(r.error())) {
+      impl.tripped = false;  // Prometheus answered (a bad query is still an answer)
+    } else {
+      impl.tripped = true;
+      impl.open_until = std::chrono::steady_clock::now() + config.breaker_cooldown;
+      impl.cause = r.error();
+    }
+  };
   PrometheusError last;
-  for (int attempt = 1; attempt <= config.max_attempts; ++attempt) {
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     http::http_request req(config.use_post ? http::methods::POST : http::methods::GET);
     req.set_request_uri(config.use_post ? path : path + "?" + form);
     req.headers().add("Accept", "application/json");
@@ -187,11 +228,14 @@ PromResult<QueryResult> PrometheusClient::send(
     }
     if (answered) {
       auto parsed = parse_query_response(a.body, a.status, what);
-      if (parsed) return parsed;
+      if (parsed) {
+        settle(parsed);
+        return parsed;
+      }
       last = parsed.error();
     }
     last.attempts = attempt;
-    if (!retryable(last) || attempt == config.max_attempts) break;
+    if (!retryable(last) || attempt == max_attempts) break;
     // Exponential backoff with "equal jitter": half fixed, half random.
     double base = static_cast<double>(config.backoff.count()) * std::pow(2.0, attempt - 1);
     base = std::min(base, static_cast<double>(config.max_backoff.count()));
@@ -201,7 +245,9 @@ PromResult<QueryResult> PrometheusClient::send(
     std::this_thread::sleep_for(delay);
   }
   if (last.attempts > 1) last.message += " (after " + std::to_string(last.attempts) + " attempts)";
-  return std::unexpected(last);
+  PromResult<QueryResult> failed = std::unexpected(last);
+  settle(failed);
+  return failed;
 }
 
 PromResult<QueryResult> PrometheusClient::query(const std::string& promql,

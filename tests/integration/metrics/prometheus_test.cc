@@ -97,12 +97,14 @@ class PrometheusTrace : public ::testing::Test {
     m.query = std::move(query);
     return m;
   }
-  static PrometheusClientPtr client(std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                                    int attempts = 3) {
+  static PrometheusClientPtr client(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30), int attempts = 3,
+      std::chrono::milliseconds breaker_cooldown = std::chrono::seconds(10)) {
     PrometheusConfig c;
     c.url = prometheus_->url();
     c.timeout = timeout;
     c.max_attempts = attempts;
+    c.breaker_cooldown = breaker_cooldown;
     return PrometheusClient::create(c).value();
   }
   static const RateTrace& trace() { return prometheus_->services().front().trace; }
@@ -228,7 +230,7 @@ TEST_F(PrometheusTrace, BadQueryIsAnErrorAndNotRetried) {
 }
 
 TEST_F(PrometheusTrace, TimeoutIsHonouredWhilePrometheusHangs) {
-  auto c = client(std::chrono::milliseconds(500), 1);
+  auto c = client(std::chrono::milliseconds(500), 1, std::chrono::seconds(1));
   prometheus_->freeze();
   const auto started = std::chrono::steady_clock::now();
   const auto r = c->query("vector(1)");
@@ -237,6 +239,13 @@ TEST_F(PrometheusTrace, TimeoutIsHonouredWhilePrometheusHangs) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, PrometheusError::Kind::kTimeout) << r.error().message;
   EXPECT_LT(took, std::chrono::milliseconds(2000));
+  // The timeout opened the circuit breaker: the next query within the cooldown is not sent; the
+  // first one after it finds Prometheus answering again.
+  const auto fast = c->query("vector(1)");
+  ASSERT_FALSE(fast.has_value());
+  EXPECT_EQ(fast.error().kind, PrometheusError::Kind::kTimeout);
+  EXPECT_EQ(fast.error().attempts, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_TRUE(c->query("vector(1)").has_value());
 }
 
@@ -273,7 +282,8 @@ TEST_F(PrometheusTrace, ExporterDownMakesDemandUnknownWithinAWindow) {
 }
 
 TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {
-  auto c = client(std::chrono::seconds(5), 2);
+  const auto cooldown = std::chrono::seconds(2);
+  auto c = client(std::chrono::seconds(5), 2, cooldown);
   PrometheusSource source(c);
   prometheus_->stop();
   const auto r = c->query("vector(1)");
@@ -281,6 +291,8 @@ TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {
   EXPECT_EQ(r.error().kind, PrometheusError::Kind::kUnreachable);
   EXPECT_TRUE(contains(r.error().message, prometheus_->url() + "/api/v1/query: unreachable"))
       << r.error().message;
+  EXPECT_EQ(c->requests_sent(), 2u);
+  // The circuit breaker is open: the queries below fail without being sent.
   const auto load = source.current(service(), static_cast<std::int64_t>(now_s()));
   EXPECT_TRUE(std::isnan(load.demand));
   ASSERT_EQ(load.problems.size(), 1u);
@@ -291,8 +303,11 @@ TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {
   ASSERT_FALSE(h.has_value());
   EXPECT_TRUE(contains(h.error(), "demand history of metrics-it/chat: Prometheus query_range"))
       << h.error();
+  EXPECT_EQ(c->requests_sent(), 2u);
+  EXPECT_EQ(c->queries_short_circuited(), 2u);
 
-  prometheus_->start();  // same port, same TSDB
+  prometheus_->start();                   // same port, same TSDB
+  std::this_thread::sleep_for(cooldown);  // then one probe closes the breaker
   const auto again = source.demand_history(service(), prometheus_->backfill_start() + 60,
                                            prometheus_->backfill_start() + 3600, 60);
   ASSERT_TRUE(again.has_value()) << again.error();

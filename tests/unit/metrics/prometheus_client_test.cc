@@ -327,6 +327,76 @@ TEST(PrometheusClient, UnreachableNamesTheUrl) {
   EXPECT_TRUE(contains(r.error().message, url + "/api/v1/query: unreachable")) << r.error().message;
 }
 
+TEST(PrometheusClient, BreakerFailsFastThenProbesOnce) {
+  FakePrometheus fake;
+  fake.script({{503, "down"}});
+  auto config = fast(fake.url());
+  config.breaker_cooldown = std::chrono::milliseconds(400);
+  auto client = PrometheusClient::create(config).value();
+  const auto first = client->query("up");
+  ASSERT_FALSE(first.has_value());
+  EXPECT_EQ(first.error().attempts, 3);
+  EXPECT_EQ(fake.requests().size(), 3u);
+
+  // Open: the next queries are not sent, and say why, with the same kind.
+  for (int i = 0; i < 5; ++i) {
+    const auto r = client->query_range("up", 0, 600, 60);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().kind, Kind::kHttp);
+    EXPECT_EQ(r.error().attempts, 0);
+    EXPECT_TRUE(contains(r.error().message, "query_range \"up\""));
+    EXPECT_TRUE(contains(r.error().message, "not sent: " + fake.url() + " failed recently"))
+        << r.error().message;
+    EXPECT_TRUE(contains(r.error().message, "HTTP 503: down")) << r.error().message;
+  }
+  EXPECT_EQ(fake.requests().size(), 3u);
+  EXPECT_EQ(client->queries_short_circuited(), 5u);
+
+  // Half open after the cooldown: one attempt, which fails and opens it again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  const auto probe = client->query("up");
+  ASSERT_FALSE(probe.has_value());
+  EXPECT_EQ(probe.error().attempts, 1);
+  EXPECT_EQ(fake.requests().size(), 4u);
+  EXPECT_EQ(client->query("up").error().attempts, 0);
+  EXPECT_EQ(fake.requests().size(), 4u);
+
+  // Prometheus is back: the next probe closes it and queries flow again, with retries.
+  fake.script({{200, kOneSample}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  ASSERT_TRUE(client->query("up").has_value());
+  ASSERT_TRUE(client->query("up").has_value());
+  EXPECT_EQ(fake.requests().size(), 6u);
+  fake.script({{500, "boom"}, {200, kOneSample}});
+  EXPECT_TRUE(client->query("up").has_value());  // retried once, as before the outage
+  EXPECT_EQ(fake.requests().size(), 8u);
+}
+
+TEST(PrometheusClient, AnAnswerClosesTheBreakerAndCooldownZeroDisablesIt) {
+  FakePrometheus fake;
+  fake.script({{503, "down"}});
+  auto config = fast(fake.url());
+  config.breaker_cooldown = std::chrono::milliseconds(200);
+  auto client = PrometheusClient::create(config).value();
+  ASSERT_FALSE(client->query("up").has_value());
+  // A bad query is still an answer from Prometheus: reachable, so the breaker closes.
+  fake.script({{400, R"({"status":"error","errorType":"bad_data","error":"parse error"})"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(client->query("sum(").error().kind, Kind::kApi);
+  fake.script({{200, kOneSample}});
+  EXPECT_TRUE(client->query("up").has_value());
+
+  FakePrometheus other;
+  other.script({{503, "down"}});
+  config = fast(other.url());
+  config.breaker_cooldown = std::chrono::milliseconds(0);
+  auto plain = PrometheusClient::create(config).value();
+  EXPECT_EQ(plain->query("up").error().attempts, 3);
+  EXPECT_EQ(plain->query("up").error().attempts, 3);
+  EXPECT_EQ(other.requests().size(), 6u);
+  EXPECT_EQ(plain->queries_short_circuited(), 0u);
+}
+
 TEST(PrometheusClient, TimeoutIsHonoured) {
   FakePrometheus fake;
   fake.script({{200, kOneSample, 1500}});

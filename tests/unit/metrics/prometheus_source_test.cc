@@ -127,6 +127,35 @@ TEST(PrometheusSource, AFailedQueryIsNaNAndCounted) {
   EXPECT_EQ(source->query_failures(), 2u);
 }
 
+TEST(PrometheusSource, AnUnreachablePrometheusCostsOneQueryPerPeriodNotOnePerService) {
+  // Nothing listens on this port: every query fails as unreachable.
+  std::string url;
+  {
+    FakePrometheus gone;
+    url = gone.url();
+  }
+  PrometheusConfig c;
+  c.url = url;
+  c.max_attempts = 3;
+  c.backoff = std::chrono::milliseconds(5);
+  c.max_backoff = std::chrono::milliseconds(10);
+  auto client = PrometheusClient::create(c).value();
+  PrometheusSource source(client);
+  // A decision period over 20 services, two queries each (a metric and demand).
+  for (int i = 0; i < 20; ++i) {
+    auto s = service({api::MetricType::kQueueDepth});
+    s.metadata.name = "chat-" + std::to_string(i);
+    const auto load = source.current(s, 1700000000);
+    EXPECT_TRUE(std::isnan(load.metrics[0].value));
+    EXPECT_TRUE(std::isnan(load.demand));  // unknown, never zero
+    ASSERT_EQ(load.problems.size(), 2u);
+    EXPECT_TRUE(contains(load.problems[0], i == 0 ? "unreachable" : "not sent"))
+        << load.problems[0];
+  }
+  EXPECT_EQ(client->requests_sent(), 3u);  // the first query's attempts, then the breaker
+  EXPECT_EQ(source.query_failures(), 40u);
+}
+
 TEST(PrometheusSource, DemandHistoryPlacesPointsAndLeavesGapsNaN) {
   FakePrometheus fake;
   // Points at 1020 (NaN), 1080 and 1200; 1140 missing.

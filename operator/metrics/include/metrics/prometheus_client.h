@@ -12,7 +12,12 @@
 //     attempts; Retry-After honoured up to the backoff cap); 4xx other than 429 — a bad query
 //     (400 bad_data) or an execution error (422) — are not;
 //   - range queries longer than Prometheus's 11,000 points per series are split into chunks
-//     and joined.
+//     and joined;
+//   - a query that still fails with a retryable error after its attempts opens a circuit breaker:
+//     for `breaker_cooldown` every query fails at once (same kind, attempts 0, a message saying it
+//     was not sent and why), then the next query probes with a single attempt, and a success
+//     closes it. Without it a Prometheus that stops answering costs every service of a decision
+//     period max_attempts * timeout (100 services: 52 minutes or more per period at the defaults).
 // TLS certificates are verified (system roots, or the CA file given); the bearer token file is
 // re-read for each request (rotation) and never logged or put into a message.
 #pragma once
@@ -39,9 +44,10 @@ struct PrometheusConfig {
   // Limit for one HTTP attempt (also sent to Prometheus as the query's `timeout`, so that it stops
   // evaluating). A query fails after at most max_attempts * timeout + the backoffs in between.
   std::chrono::milliseconds timeout{10'000};
-  int max_attempts = 3;                          // >= 1
-  std::chrono::milliseconds backoff{250};        // first delay; doubles per attempt, jittered
-  std::chrono::milliseconds max_backoff{4'000};  // cap of one delay
+  int max_attempts = 3;                                // >= 1
+  std::chrono::milliseconds backoff{250};              // first delay; doubles per attempt, jittered
+  std::chrono::milliseconds max_backoff{4'000};        // cap of one delay
+  std::chrono::milliseconds breaker_cooldown{10'000};  // 0: no circuit breaker
   bool use_post = true;  // POST form bodies (long queries never hit URL limits); false: GET
   std::int64_t max_points_per_series = 11'000;  // Prometheus's query_range limit
 };
@@ -98,6 +104,8 @@ class PrometheusClient {
 
   // HTTP requests sent since creation (each attempt counts), for self-metrics and tests.
   std::uint64_t requests_sent() const;
+  // Queries failed at once by the open circuit breaker since creation.
+  std::uint64_t queries_short_circuited() const;
 
  private:
   explicit PrometheusClient(PrometheusConfig config);
