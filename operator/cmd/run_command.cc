@@ -110,13 +110,16 @@ std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const 
   config.max_attempts = 2;
   auto client = metrics::PrometheusClient::create(config);
   if (!client) return std::unexpected("--prometheus-url: " + client.error().message);
-  const auto options = prometheus_source_options(flags);
+  // Logged from the source itself: what it will query with.
+  auto source =
+      std::make_shared<metrics::PrometheusSource>(*client, prometheus_source_options(flags));
+  const metrics::QueryOptions& queries = source->options().queries;
   log.info("reading metrics from Prometheus",
            {{"url", flags.prometheus_url},
-            {"rateWindow", metrics::promql_duration(options.queries.rate_window)},
-            {"namespaceLabel", options.queries.namespace_label},
-            {"serviceLabel", options.queries.service_label}});
-  return std::make_shared<metrics::PrometheusSource>(*client, options);
+            {"rateWindow", metrics::promql_duration(queries.rate_window)},
+            {"namespaceLabel", queries.namespace_label},
+            {"serviceLabel", queries.service_label}});
+  return source;
 }
 
 int run(std::span<char* const> args) {
