@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,10 +26,10 @@
 #include "logger.h"
 #include "metrics/prometheus_client.h"
 #include "metrics/prometheus_source.h"
+#include "run_flags.h"
 #include "scaling/cold_start.h"
 #include "scaling/null_source.h"
 #include "scaling/scaling_loop.h"
-#include "traces/duration.h"
 
 namespace dso::cmd {
 namespace {
@@ -59,6 +58,16 @@ Autoscaling (docs/autoscaling.md):
   --prometheus-bearer-token-file FILE
                             file holding the bearer token sent to Prometheus
   --decision-period DUR     how often the leader decides for each service (default 15s; 1s..1h)
+  --prometheus-rate-window DUR
+                            range of rate() in the queries (default 1m); make it at least 4
+                            scrape intervals of the inference pods (a 60s scrape needs 4m),
+                            else rate() has too few samples and metrics stay missing
+  --prometheus-namespace-label NAME
+                            label holding the pod's namespace in Prometheus (default namespace)
+  --prometheus-service-label NAME
+                            label holding the DeepSeekService's name (default deepseek_service,
+                            what the Helm chart's PodMonitor relabels app.kubernetes.io/instance
+                            into); both labels must match the scrape config's relabelling
 Serving:
   --health-addr HOST:PORT   /healthz, /readyz and /metrics (default 0.0.0.0:8081; "0" disables)
 Logging:
@@ -69,104 +78,6 @@ Logging:
 SIGTERM or SIGINT: stop the workers after their current reconcile, release the Lease, exit 0.
 Losing the Lease to another process: exit 1 at once (the Deployment restarts it as a follower).
 )";
-
-struct RunFlags {
-  std::string kubeconfig, context;
-  std::vector<std::string> namespaces;
-  int workers = 2;
-  bool leader_elect = true;
-  std::string lease_namespace, lease_name = "deepseek-operator";
-  std::string health_addr = "0.0.0.0:8081";
-  LogLevel log_level = LogLevel::kInfo;
-  bool json_logs = false;
-  std::string prometheus_url, prometheus_ca_file, prometheus_token_file;
-  std::int64_t decision_period = 15;
-};
-
-// Parses --flag VALUE and --flag=VALUE. Returns an error message, or "" when fine.
-std::string parse_flags(std::span<char* const> args, RunFlags& flags, bool& help) {
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::string value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::optional<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) return std::nullopt;
-      return std::string(args[++i]);
-    };
-    if (arg == "--help" || arg == "-h") {
-      help = true;
-      return "";
-    }
-    const bool boolean_flag = arg == "--leader-elect";
-    if (boolean_flag) {
-      const std::string v = has_value ? value : "true";
-      if (v != "true" && v != "false")
-        return "--leader-elect: expected true or false, got \"" + v + "\"";
-      flags.leader_elect = v == "true";
-      continue;
-    }
-    const auto v = next();
-    if (!v) return arg + ": missing value";
-    if (arg == "--kubeconfig")
-      flags.kubeconfig = *v;
-    else if (arg == "--context")
-      flags.context = *v;
-    else if (arg == "--namespace")
-      flags.namespaces.push_back(*v);
-    else if (arg == "--workers") {
-      try {
-        flags.workers = std::stoi(*v);
-      } catch (const std::exception&) {
-        return "--workers: not a number: \"" + *v + "\"";
-      }
-      if (flags.workers < 1 || flags.workers > 64) return "--workers: must be 1..64";
-    } else if (arg == "--leader-election-namespace")
-      flags.lease_namespace = *v;
-    else if (arg == "--leader-election-id")
-      flags.lease_name = *v;
-    else if (arg == "--health-addr")
-      flags.health_addr = *v;
-    else if (arg == "--prometheus-url") {
-      if (!v->starts_with("http://") && !v->starts_with("https://"))
-        return "--prometheus-url: expected an http:// or https:// URL, got \"" + *v + "\"";
-      flags.prometheus_url = *v;
-    } else if (arg == "--prometheus-ca-file" || arg == "--prometheus-bearer-token-file") {
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(*v, ec))
-        return arg + ": " + *v + " is not a readable file";
-      (arg == "--prometheus-ca-file" ? flags.prometheus_ca_file : flags.prometheus_token_file) = *v;
-    } else if (arg == "--decision-period") {
-      const auto d = traces::parse_duration(*v);
-      if (!d) return "--decision-period: " + d.error();
-      if (*d < 1 || *d > 3600) return "--decision-period: must be between 1s and 1h";
-      flags.decision_period = *d;
-    } else if (arg == "--log-level") {
-      if (*v == "debug")
-        flags.log_level = LogLevel::kDebug;
-      else if (*v == "info")
-        flags.log_level = LogLevel::kInfo;
-      else if (*v == "warn")
-        flags.log_level = LogLevel::kWarn;
-      else if (*v == "error")
-        flags.log_level = LogLevel::kError;
-      else
-        return "--log-level: expected debug, info, warn or error, got \"" + *v + "\"";
-    } else if (arg == "--log-format") {
-      if (*v != "text" && *v != "json")
-        return "--log-format: expected text or json, got \"" + *v + "\"";
-      flags.json_logs = *v == "json";
-    } else {
-      return "unknown flag " + arg + " (see --help)";
-    }
-  }
-  return "";
-}
 
 // Discovery: policy/v1 PodDisruptionBudgets from Kubernetes 1.21, policy/v1beta1 before.
 std::string pdb_api_version(kube::KubeClient& client) {
@@ -199,14 +110,22 @@ std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const 
   config.max_attempts = 2;
   auto client = metrics::PrometheusClient::create(config);
   if (!client) return std::unexpected("--prometheus-url: " + client.error().message);
-  log.info("reading metrics from Prometheus", {{"url", flags.prometheus_url}});
-  return std::make_shared<metrics::PrometheusSource>(*client);
+  // Logged from the source itself: what it will query with.
+  auto source =
+      std::make_shared<metrics::PrometheusSource>(*client, prometheus_source_options(flags));
+  const metrics::QueryOptions& queries = source->options().queries;
+  log.info("reading metrics from Prometheus",
+           {{"url", flags.prometheus_url},
+            {"rateWindow", metrics::promql_duration(queries.rate_window)},
+            {"namespaceLabel", queries.namespace_label},
+            {"serviceLabel", queries.service_label}});
+  return source;
 }
 
 int run(std::span<char* const> args) {
   RunFlags flags;
   bool help = false;
-  if (const std::string error = parse_flags(args, flags, help); !error.empty()) {
+  if (const std::string error = parse_run_flags(args, flags, help); !error.empty()) {
     std::fprintf(stderr, "deepseek-operator run: %s\n", error.c_str());
     return 2;
   }
@@ -223,6 +142,15 @@ int run(std::span<char* const> args) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Where the autoscaler reads load: settled (no I/O but the CA file) before connecting to
+  // Kubernetes, so that a bad Prometheus setting fails at once.
+  const auto source_or = make_metrics_source(flags, log);
+  if (!source_or) {
+    log.error("cannot use Prometheus", {{"error", source_or.error()}});
+    return 1;
+  }
+  const metrics::MetricsSourcePtr source = *source_or;
 
   auto sources = kube::ConfigSources::from_environment();
   sources.kubeconfig_flag = flags.kubeconfig;
@@ -334,12 +262,6 @@ int run(std::span<char* const> args) {
   }
   // The scaling loop (one per watched namespace, each over its own cache); it runs on the leader
   // only, started with the controllers.
-  const auto source_or = make_metrics_source(flags, log);
-  if (!source_or) {
-    log.error("cannot use Prometheus", {{"error", source_or.error()}});
-    return 1;
-  }
-  const metrics::MetricsSourcePtr source = *source_or;
   auto scaling_metrics = std::make_shared<scaling::ScalingMetrics>(metrics->registry());
   std::vector<std::unique_ptr<scaling::ScalingLoop>> scaling_loops;
   for (std::size_t i = 0; i < namespaces.size(); ++i) {

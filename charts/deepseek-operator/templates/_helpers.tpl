@@ -94,3 +94,14 @@ the per-namespace Roles (scope: namespace). Each verb is one the code uses; see 
   resources: [pods]
   verbs: [get, list, watch]
 {{- end -}}
+
+{{/* A Prometheus duration ("15s", "1m30s", "500ms"; units ms s m h d w y) in milliseconds. */}}
+{{- define "deepseek-operator.milliseconds" -}}
+{{- $units := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 "w" 604800000 "y" 31536000000 -}}
+{{- $total := 0 -}}
+{{- range (regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" (toString .) -1) -}}
+{{- $number := regexFind "^[0-9]+" . -}}
+{{- $total = add $total (mul (atoi $number) (get $units (trimPrefix $number .))) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}

@@ -89,6 +89,24 @@ expect_in "operator PDB: policy/v1beta1 on 1.20" '^apiVersion: policy/v1beta1$' 
 expect_not_in "operator PDB: none with one replica" 'kind: PodDisruptionBudget' --set replicaCount=1
 expect_in "prometheus.url becomes --prometheus-url" \
   '--prometheus-url=http://prom:9090' --set prometheus.url=http://prom:9090
+expect_in "defaults: --prometheus-rate-window=1m" '^ +- --prometheus-rate-window=1m$'
+expect_in "defaults: --prometheus-namespace-label=namespace" \
+  '^ +- --prometheus-namespace-label=namespace$'
+expect_in "defaults: --prometheus-service-label=deepseek_service" \
+  '^ +- --prometheus-service-label=deepseek_service$'
+expect_in "prometheus.rateWindow becomes --prometheus-rate-window" \
+  '^ +- --prometheus-rate-window=4m$' --set prometheus.rateWindow=4m
+expect_in "prometheus.namespaceLabel becomes --prometheus-namespace-label" \
+  '^ +- --prometheus-namespace-label=kubernetes_namespace$' \
+  --set prometheus.namespaceLabel=kubernetes_namespace
+expect_in "prometheus.serviceLabel becomes --prometheus-service-label" \
+  '^ +- --prometheus-service-label=app_instance$' --set prometheus.serviceLabel=app_instance
+expect_in "a rate window of exactly 4 x the PodMonitor interval is accepted" \
+  '^ +- --prometheus-rate-window=2m$' -f "$TD/monitoring-values.yaml" \
+  --set metrics.podMonitor.interval=30s --set prometheus.rateWindow=2m
+expect_in "a rate window in mixed units (1m30s) against a 500ms-unit interval (22500ms)" \
+  '^ +- --prometheus-rate-window=1m30s$' -f "$TD/monitoring-values.yaml" \
+  --set metrics.podMonitor.interval=22500ms --set prometheus.rateWindow=1m30s
 expect_in "namespace scope: one --namespace per watched namespace" \
   '--namespace=chart-it-apps2' -f "$TD/namespaced-values.yaml"
 expect_not_in "namespace scope: no ClusterRole for the operator" '^kind: ClusterRole(Binding)?$' \
@@ -97,6 +115,32 @@ expect_in "namespace scope without a list: the release namespace" '--namespace=o
   --set scope=namespace
 expect_in "monitoring: PodMonitor relabels the instance label into deepseek_service" \
   'targetLabel: deepseek_service' -f "$TD/monitoring-values.yaml"
+expect_not_in "monitoring: with namespaceLabel=namespace, no extra namespace relabelling" \
+  'sourceLabels: \[__meta_kubernetes_namespace\]' -f "$TD/monitoring-values.yaml"
+# The PodMonitor relabels into the very labels the operator is told to query, and the
+# PrometheusRule groups by the same service label.
+if render -f "$TD/monitoring-values.yaml" --set prometheus.serviceLabel=dss \
+    --set prometheus.namespaceLabel=kns | "$PY" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
+dep = next(d for d in docs if d["kind"] == "Deployment")
+args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+flag = lambda n: next(a.split("=", 1)[1] for a in args if a.startswith(n + "="))
+pm = next(d for d in docs if d["kind"] == "PodMonitor")
+rl = {r["sourceLabels"][0]: r["targetLabel"]
+      for r in pm["spec"]["podMetricsEndpoints"][0]["relabelings"]}
+rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+exprs = " ".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
+ok = (flag("--prometheus-service-label") == "dss"
+      and rl["__meta_kubernetes_pod_label_app_kubernetes_io_instance"] == "dss"
+      and flag("--prometheus-namespace-label") == "kns"
+      and rl["__meta_kubernetes_namespace"] == "kns"
+      and "deepseek_service" not in exprs and "sum by (namespace, dss, le)" in exprs)
+sys.exit(0 if ok else 1)'; then
+  pass "monitoring: PodMonitor relabels into the flags' labels; the rule uses the service label"
+else
+  fail "monitoring: PodMonitor relabelling, --prometheus-*-label flags and the rule disagree"
+fi
 expect_in "monitoring: PrometheusRule" 'kind: PrometheusRule' -f "$TD/monitoring-values.yaml"
 expect_in "monitoring: region Secrets readable by name only" \
   'resourceNames: \["eu-west-kubeconfig"\]' -f "$TD/monitoring-values.yaml"
@@ -144,6 +188,18 @@ reject "defaultScaling.predictive.history: Does not match pattern" \
 reject "defaultScaling.minReplicas (20) must not exceed defaultScaling.maxReplicas (10)" \
   --set defaultScaling.minReplicas=20
 reject "prometheus.url: Does not match pattern" --set prometheus.url=prometheus:9090
+reject "prometheus.rateWindow: Does not match pattern" --set prometheus.rateWindow=1minute
+reject "prometheus.rateWindow: Invalid type. Expected: string" --set prometheus.rateWindow=60
+reject "prometheus.rateWindow (0m) must be greater than 0" --set prometheus.rateWindow=0m
+reject "prometheus.rateWindow (59s) must be at least 4 x metrics.podMonitor.interval (15s)" \
+  -f "$TD/monitoring-values.yaml" --set prometheus.rateWindow=59s
+reject "prometheus.rateWindow (1m) must be at least 4 x metrics.podMonitor.interval (1m)" \
+  -f "$TD/monitoring-values.yaml" --set metrics.podMonitor.interval=1m
+reject "prometheus.namespaceLabel: Does not match pattern" \
+  --set prometheus.namespaceLabel=k8s-namespace
+reject "prometheus.serviceLabel: Does not match pattern" --set prometheus.serviceLabel=0svc
+reject "prometheus.serviceLabel: Does not match pattern" --set prometheus.serviceLabel=__name__
+reject "prometheus.serviceLabel: Does not match pattern" --set prometheus.serviceLabel=
 reject "image.digest: Does not match pattern" --set image.digest=latest
 reject "watchNamespaces is used only with scope: namespace" --set 'watchNamespaces={a}'
 reject "replicaCount > 1 needs leaderElection.enabled: true" --set leaderElection.enabled=false

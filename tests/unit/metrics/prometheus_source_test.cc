@@ -186,6 +186,36 @@ TEST(PrometheusSource, DemandHistoryPlacesPointsAndLeavesGapsNaN) {
   EXPECT_TRUE(contains(decoded(fake.requests().back().body), "[1h]))&start=0&end=3600&step=3600"));
 }
 
+TEST(PrometheusSource, ConfiguredRateWindowAndLabelsReachEveryQuery) {
+  FakePrometheus fake;
+  fake.script({{200, vector_of({"2"})}});
+  PrometheusConfig c;
+  c.url = fake.url();
+  c.max_attempts = 1;
+  c.timeout = std::chrono::milliseconds(2000);
+  PrometheusSourceOptions options;
+  options.queries.rate_window = 240;
+  options.queries.namespace_label = "kns";
+  options.queries.service_label = "dss";
+  PrometheusSource source(PrometheusClient::create(c).value(), options);
+  const auto load = source.current(service({api::MetricType::kQueueDepth}), 1700000000);
+  EXPECT_EQ(load.demand, 2);
+  auto reqs = fake.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_TRUE(contains(decoded(reqs[0].body), R"(sum(deepseek_inference_queue_depth{kns="prod",)"
+                                              R"(dss="chat"}))"))
+      << decoded(reqs[0].body);
+  EXPECT_TRUE(contains(decoded(reqs[1].body), R"(sum(rate(deepseek_inference_requests_total{)"
+                                              R"(kns="prod",dss="chat"}[4m])))"))
+      << decoded(reqs[1].body);
+
+  // History at a step below the window takes rate() over the window, not the step.
+  fake.script({{200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})"}});
+  ASSERT_TRUE(source.demand_history(service({}), 0, 600, 60).has_value());
+  EXPECT_TRUE(contains(decoded(fake.requests().back().body), "[4m]))&start=0&end=540&step=60"))
+      << decoded(fake.requests().back().body);
+}
+
 TEST(PrometheusSource, DemandHistoryErrorsNameTheServiceAndQuery) {
   FakePrometheus fake;
   fake.script({{503, R"({"status":"error","errorType":"timeout","error":"query timed out"})"}});

@@ -106,6 +106,33 @@ TEST(Promql, UserQueryIsVerbatimAndLabelsAreConfigurable) {
   EXPECT_FALSE(metric_query(s, 2).has_value());
 }
 
+TEST(Promql, EveryBuiltInQueryUsesTheConfiguredLabelsAndWindow) {
+  // What `run --prometheus-namespace-label kns --prometheus-service-label dss
+  // --prometheus-rate-window 4m` sets.
+  QueryOptions options;
+  options.namespace_label = "kns";
+  options.service_label = "dss";
+  options.rate_window = 240;
+  const auto s = service({of(T::kRequestsPerSecond), of(T::kP99Latency), of(T::kQueueDepth),
+                          of(T::kGpuUtilization, 0.8)});
+  const std::string sel = R"({kns="prod",dss="chat"})";
+  EXPECT_EQ(service_selector(s, options), sel);
+  EXPECT_EQ(metric_query(s, 0, options).value(),
+            "sum(rate(deepseek_inference_requests_total" + sel + "[4m]))");
+  EXPECT_EQ(metric_query(s, 1, options).value(),
+            "histogram_quantile(0.99, sum by (le) (rate("
+            "deepseek_inference_request_duration_seconds_bucket" +
+                sel + "[4m])))");
+  EXPECT_EQ(metric_query(s, 2, options).value(), "sum(deepseek_inference_queue_depth" + sel + ")");
+  EXPECT_EQ(metric_query(s, 3, options).value(),
+            "avg(deepseek_inference_gpu_utilization_ratio" + sel + ")");
+  EXPECT_EQ(demand_query(s, options).value(),
+            "sum(rate(deepseek_inference_requests_total" + sel + "[4m]))");
+  // An explicit window (demand history's max(rate window, step)) still wins.
+  EXPECT_EQ(demand_query(s, options, 3600).value(),
+            "sum(rate(deepseek_inference_requests_total" + sel + "[1h]))");
+}
+
 TEST(Promql, NamesAndKinds) {
   const auto s = service({of(T::kRequestsPerSecond, 10), of(T::kPromQL, 5, "up"),
                           of(T::kP99Latency, 2), of(T::kP99Latency, 3)});

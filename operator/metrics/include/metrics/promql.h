@@ -29,9 +29,10 @@
 
 namespace dso::metrics {
 
-// How pods are selected and rates are taken. The defaults match the Helm chart's PodMonitor, which
-// relabels the pod label app.kubernetes.io/instance (= the DeepSeekService's name) into
-// `deepseek_service`.
+// How pods are selected and rates are taken (`run --prometheus-namespace-label`,
+// `--prometheus-service-label`, `--prometheus-rate-window`). The defaults match the Helm chart's
+// PodMonitor, which relabels the pod label app.kubernetes.io/instance (= the DeepSeekService's
+// name) into `deepseek_service` (the chart's prometheus.serviceLabel).
 struct QueryOptions {
   std::string namespace_label = "namespace";
   std::string service_label = "deepseek_service";

@@ -1,0 +1,123 @@
+#include "run_flags.h"
+
+#include <filesystem>
+#include <optional>
+
+#include "traces/duration.h"
+
+namespace dso::cmd {
+
+bool is_prometheus_label_name(std::string_view name) {
+  const auto letter = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  if (name.empty() || !letter(name[0]) || name.starts_with("__")) return false;
+  for (const char c : name) {
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+metrics::PrometheusSourceOptions prometheus_source_options(const RunFlags& flags) {
+  metrics::PrometheusSourceOptions options;
+  options.queries = flags.prometheus_queries;
+  return options;
+}
+
+std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& help) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto next = [&]() -> std::optional<std::string> {
+      if (has_value) return value;
+      if (i + 1 >= args.size()) return std::nullopt;
+      return std::string(args[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return "";
+    }
+    const bool boolean_flag = arg == "--leader-elect";
+    if (boolean_flag) {
+      const std::string v = has_value ? value : "true";
+      if (v != "true" && v != "false")
+        return "--leader-elect: expected true or false, got \"" + v + "\"";
+      flags.leader_elect = v == "true";
+      continue;
+    }
+    const auto v = next();
+    if (!v) return arg + ": missing value";
+    if (arg == "--kubeconfig")
+      flags.kubeconfig = *v;
+    else if (arg == "--context")
+      flags.context = *v;
+    else if (arg == "--namespace")
+      flags.namespaces.push_back(*v);
+    else if (arg == "--workers") {
+      try {
+        flags.workers = std::stoi(*v);
+      } catch (const std::exception&) {
+        return "--workers: not a number: \"" + *v + "\"";
+      }
+      if (flags.workers < 1 || flags.workers > 64) return "--workers: must be 1..64";
+    } else if (arg == "--leader-election-namespace")
+      flags.lease_namespace = *v;
+    else if (arg == "--leader-election-id")
+      flags.lease_name = *v;
+    else if (arg == "--health-addr")
+      flags.health_addr = *v;
+    else if (arg == "--prometheus-url") {
+      if (!v->starts_with("http://") && !v->starts_with("https://"))
+        return "--prometheus-url: expected an http:// or https:// URL, got \"" + *v + "\"";
+      flags.prometheus_url = *v;
+    } else if (arg == "--prometheus-ca-file" || arg == "--prometheus-bearer-token-file") {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(*v, ec))
+        return arg + ": " + *v + " is not a readable file";
+      (arg == "--prometheus-ca-file" ? flags.prometheus_ca_file : flags.prometheus_token_file) = *v;
+    } else if (arg == "--decision-period") {
+      const auto d = traces::parse_duration(*v);
+      if (!d) return "--decision-period: " + d.error();
+      if (*d < 1 || *d > 3600) return "--decision-period: must be between 1s and 1h";
+      flags.decision_period = *d;
+    } else if (arg == "--prometheus-rate-window") {
+      const auto d = traces::parse_duration(*v);
+      if (!d) return "--prometheus-rate-window: " + d.error();
+      // parse_duration() refuses 0; the check stays in case it ever allows it.
+      if (*d <= 0) return "--prometheus-rate-window: must be greater than 0";
+      flags.prometheus_queries.rate_window = *d;
+    } else if (arg == "--prometheus-namespace-label" || arg == "--prometheus-service-label") {
+      if (!is_prometheus_label_name(*v))
+        return arg + ": \"" + *v +
+               "\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)";
+      (arg == "--prometheus-namespace-label" ? flags.prometheus_queries.namespace_label
+                                             : flags.prometheus_queries.service_label) = *v;
+    } else if (arg == "--log-level") {
+      if (*v == "debug")
+        flags.log_level = LogLevel::kDebug;
+      else if (*v == "info")
+        flags.log_level = LogLevel::kInfo;
+      else if (*v == "warn")
+        flags.log_level = LogLevel::kWarn;
+      else if (*v == "error")
+        flags.log_level = LogLevel::kError;
+      else
+        return "--log-level: expected debug, info, warn or error, got \"" + *v + "\"";
+    } else if (arg == "--log-format") {
+      if (*v != "text" && *v != "json")
+        return "--log-format: expected text or json, got \"" + *v + "\"";
+      flags.json_logs = *v == "json";
+    } else {
+      return "unknown flag " + arg + " (see --help)";
+    }
+  }
+  return "";
+}
+
+}  // namespace dso::cmd
