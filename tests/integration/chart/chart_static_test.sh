@@ -113,6 +113,8 @@ expect_not_in "namespace scope: no ClusterRole for the operator" '^kind: Cluster
   -f "$TD/namespaced-values.yaml" --set rbac.aggregateToDefaultRoles=false
 expect_in "namespace scope without a list: the release namespace" '--namespace=ops' \
   --set scope=namespace
+expect_in "monitoring: the ServiceMonitor keeps the operator's namespace label (honorLabels)" \
+  'honorLabels: true' -f "$TD/monitoring-values.yaml"
 expect_in "monitoring: PodMonitor relabels the instance label into deepseek_service" \
   'targetLabel: deepseek_service' -f "$TD/monitoring-values.yaml"
 expect_not_in "monitoring: with namespaceLabel=namespace, no extra namespace relabelling" \
