@@ -220,6 +220,7 @@ std::optional<Json> ScalingLoop::status_part(const api::DeepSeekService& service
 }
 
 void ScalingLoop::run_once(Seconds now) {
+  const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> keys = services_.keys();
   std::sort(keys.begin(), keys.end());
   // Forget services that are gone or no longer autoscaled.
@@ -247,6 +248,11 @@ void ScalingLoop::run_once(Seconds now) {
     const auto [ns, name] = kube::split_key(key);
     if (options_.metrics) options_.metrics->forget(ns, name);
     if (cold_starts_) cold_starts_->forget(key);
+  }
+  if (options_.metrics) {
+    options_.metrics->record_pass(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        static_cast<double>(options_.settings.decision_period));
   }
 }
 

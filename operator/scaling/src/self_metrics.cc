@@ -58,7 +58,26 @@ ScalingMetrics::ScalingMetrics(std::shared_ptr<prometheus::Registry> registry)
       gated_(prometheus::BuildGauge()
                  .Name("deepseek_operator_forecast_gated")
                  .Help("1 while the forecast is switched off for its recent error")
-                 .Register(*registry_)) {}
+                 .Register(*registry_)),
+      pass_seconds_(
+          prometheus::BuildHistogram()
+              .Name("deepseek_operator_scaling_pass_seconds")
+              .Help("Wall time of one pass of the scaling loop over all autoscaled "
+                    "services")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10,
+                                                               15, 30, 60, 120})),
+      pass_overruns_(prometheus::BuildCounter()
+                         .Name("deepseek_operator_scaling_pass_overruns_total")
+                         .Help("Passes of the scaling loop that took longer than the decision "
+                               "period (decisions come late)")
+                         .Register(*registry_)
+                         .Add({})) {}
+
+void ScalingMetrics::record_pass(double seconds, double period) {
+  pass_seconds_.Observe(seconds);
+  if (seconds > period) pass_overruns_.Increment();
+}
 
 template <typename T>
 T& ScalingMetrics::add(prometheus::Family<T>& family, const std::string& key,

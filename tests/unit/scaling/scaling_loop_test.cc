@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <thread>
 
 #include "controller/reconciler.h"
 #include "kube/fake_client.h"
@@ -25,6 +26,7 @@ constexpr Seconds kT0 = 1'764'316'800;  // 2025-11-28T08:00:00Z, a multiple of o
 class FakeSource final : public metrics::MetricsSource {
  public:
   metrics::ServiceLoad current(const api::DeepSeekService& service, Seconds now) override {
+    std::this_thread::sleep_for(delay);  // a slow Prometheus
     std::lock_guard lock(mu);
     ++current_calls;
     metrics::ServiceLoad load;
@@ -54,6 +56,7 @@ class FakeSource final : public metrics::MetricsSource {
     return s;
   }
   std::mutex mu;
+  std::chrono::milliseconds delay{0};
   bool down = false;
   double demand = kNaN;
   std::vector<double> values;  // per metric; default: demand
@@ -82,10 +85,10 @@ api::DeepSeekService parsed(const Json& o) {
 }
 
 struct Harness {
-  explicit Harness(Json object) {
+  explicit Harness(Json object, Seconds decision_period = 15) {
     services.upsert("ml/chat", std::make_shared<const Json>(std::move(object)));
     ScalingLoopOptions o;
-    o.settings.decision_period = 15;
+    o.settings.decision_period = decision_period;
     o.record_event = [this](const Json&, const std::string& type, const std::string& reason,
                             const std::string& message) {
       std::lock_guard lock(mu);
@@ -158,6 +161,24 @@ TEST(ScalingLoop, PrometheusDownHoldsReplicasThenResumes) {
   // 40 decisions while down, each with one metric and the demand unknown.
   EXPECT_NE(h.metrics_text().find("deepseek_operator_metric_query_failures_total{name=\"chat\","
                                   "namespace=\"ml\"} 80"),
+            std::string::npos)
+      << h.metrics_text();
+}
+
+TEST(ScalingLoop, APassLongerThanTheDecisionPeriodIsCounted) {
+  Harness h(service("Auto", {{"minReplicas", 1}, {"maxReplicas", 20}}, 5), 1);
+  h.source->demand = 40;
+  h.loop->run_once(kT0);
+  EXPECT_NE(h.metrics_text().find("deepseek_operator_scaling_pass_seconds_count 1"),
+            std::string::npos)
+      << h.metrics_text();
+  EXPECT_NE(h.metrics_text().find("deepseek_operator_scaling_pass_overruns_total 0"),
+            std::string::npos);
+  h.source->delay = std::chrono::milliseconds(1100);  // longer than the 1 s period
+  h.loop->run_once(kT0 + 15);
+  EXPECT_NE(h.metrics_text().find("deepseek_operator_scaling_pass_seconds_count 2"),
+            std::string::npos);
+  EXPECT_NE(h.metrics_text().find("deepseek_operator_scaling_pass_overruns_total 1"),
             std::string::npos)
       << h.metrics_text();
 }

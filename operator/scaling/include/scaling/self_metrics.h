@@ -1,20 +1,25 @@
 // scaling/self_metrics.h: the live autoscaler's own Prometheus metrics, served by `run` on
-// /metrics next to dso::kube's. Per service (labels namespace, name):
-//   deepseek_operator_desired_replicas            the autoscaler's decision (Preview: what it would
-//   set) deepseek_operator_current_replicas            the replicas the service is set to
-//   deepseek_operator_ready_replicas              pods Ready
-//   deepseek_operator_predicted_demand{band}      the forecast at the horizon, band "point" or
-//   "q0.9" deepseek_operator_forecast_error              recent weighted absolute percentage error
-//   deepseek_operator_cold_start_seconds          the cold-start estimate the horizon uses
+// /metrics next to dso::kube's.
+// clang-format off
+// Per service (labels namespace, name):
+//   deepseek_operator_desired_replicas               the autoscaler's decision (Preview: what it would set)
+//   deepseek_operator_current_replicas               the replicas the service is set to
+//   deepseek_operator_ready_replicas                 pods Ready
+//   deepseek_operator_predicted_demand{band}         the forecast at the horizon, band "point" or "q0.9"
+//   deepseek_operator_forecast_error                 recent weighted absolute percentage error
+//   deepseek_operator_cold_start_seconds             the cold-start estimate the horizon uses
 //   deepseek_operator_scaling_decisions_total{rule}
-//   deepseek_operator_metric_query_failures_total  unknown values (failed, empty, NaN) read
+//   deepseek_operator_metric_query_failures_total    unknown values (failed, empty, NaN) read
 //   deepseek_operator_history_queries_total{result="ok|error"}
-//   deepseek_operator_forecast_refit_seconds      histogram of the CPU time of each refit (no
-//   labels) deepseek_operator_scaling_limited             1 while a limit (min/max, schedule, rate,
-//   GPU budget) cut the decision deepseek_operator_metrics_unavailable         1 while the metrics
-//   are missing, NaN or stale deepseek_operator_forecast_gated              1 while the forecast is
-//   gated off for its error
-// The last three are what the Helm chart's alerts use.
+//   deepseek_operator_scaling_limited                1 while a limit (min/max, schedule, rate, GPU budget) cut the decision
+//   deepseek_operator_metrics_unavailable            1 while the metrics are missing, NaN or stale
+//   deepseek_operator_forecast_gated                 1 while the forecast is gated off for its error
+// The last three are what the Helm chart's alerts use. Without labels:
+//   deepseek_operator_forecast_refit_seconds         histogram of the CPU time of each refit
+//   deepseek_operator_scaling_pass_seconds           histogram of the wall time of one pass over all
+//                                                    autoscaled services (one decision period's work)
+//   deepseek_operator_scaling_pass_overruns_total    passes that took longer than the decision period
+// clang-format on
 #pragma once
 
 #include <prometheus/counter.h>
@@ -54,6 +59,9 @@ class ScalingMetrics {
   void record(const std::string& ns, const std::string& name, const ServiceSample& sample);
   // Drops a deleted service's series.
   void forget(const std::string& ns, const std::string& name);
+  // One pass of the scaling loop over every autoscaled service took `seconds` (wall time);
+  // `period` is the decision period it had.
+  void record_pass(double seconds, double period);
 
  private:
   template <typename T>
@@ -80,6 +88,8 @@ class ScalingMetrics {
   prometheus::Family<prometheus::Gauge>& limited_;
   prometheus::Family<prometheus::Gauge>& unavailable_;
   prometheus::Family<prometheus::Gauge>& gated_;
+  prometheus::Histogram& pass_seconds_;
+  prometheus::Counter& pass_overruns_;
 };
 
 }  // namespace dso::scaling
