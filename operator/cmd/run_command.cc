@@ -58,6 +58,8 @@ Autoscaling (docs/autoscaling.md):
   --prometheus-bearer-token-file FILE
                             file holding the bearer token sent to Prometheus
   --decision-period DUR     how often the leader decides for each service (default 15s; 1s..1h)
+  --autoscaler-workers N    services decided at once in each period (default 4; 1..64): a
+                            decision mostly waits on Prometheus, so many services need several
   --prometheus-rate-window DUR
                             range of rate() in the queries (default 1m); make it at least 4
                             scrape intervals of the inference pods (a 60s scrape needs 4m),
@@ -93,8 +95,9 @@ std::string pdb_api_version(kube::KubeClient& client) {
 // Where the autoscaler reads the services' load: Prometheus when --prometheus-url is given; without
 // it every value is unknown, so autoscaled services hold their replicas and report
 // MetricsUnavailable (never read as zero demand). One query attempt may take a third of the
-// decision period (at most 10 s), with one retry: the loop decides services one after another, so
-// a hung Prometheus must not stall it for minutes. Errors: a URL the client rejects.
+// decision period (at most 10 s), with one retry, and the client's circuit breaker fails the rest
+// of a period's queries at once after that: a hung Prometheus must not stall the loop for minutes.
+// Errors: a URL the client rejects.
 std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const RunFlags& flags,
                                                                           Logger& log) {
   if (flags.prometheus_url.empty()) {
@@ -267,6 +270,7 @@ int run(std::span<char* const> args) {
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
     scaling::ScalingLoopOptions so;
     so.settings.decision_period = flags.decision_period;
+    so.workers = flags.autoscaler_workers;
     so.record_event = options.record_event;
     so.enqueue = [queue](const std::string& key) { queue->add(key); };
     so.metrics = scaling_metrics;

@@ -75,6 +75,17 @@ TEST(RunFlags, BadValuesGiveOneLineNamingTheFlag) {
             "deepseek_service");
 }
 
+TEST(RunFlags, AutoscalerWorkers) {
+  EXPECT_EQ(parse({}).flags.autoscaler_workers, 4);
+  EXPECT_EQ(parse({"--autoscaler-workers", "16"}).flags.autoscaler_workers, 16);
+  EXPECT_EQ(parse({"--autoscaler-workers=1"}).flags.autoscaler_workers, 1);
+  EXPECT_EQ(parse({"--autoscaler-workers", "0"}).error, "--autoscaler-workers: must be 1..64");
+  EXPECT_EQ(parse({"--autoscaler-workers", "65"}).error, "--autoscaler-workers: must be 1..64");
+  EXPECT_EQ(parse({"--autoscaler-workers", "4x"}).error,
+            "--autoscaler-workers: not a number: \"4x\"");
+  EXPECT_EQ(parse({"--workers", "two"}).error, "--workers: not a number: \"two\"");
+}
+
 TEST(RunFlags, LabelNames) {
   for (const char* good : {"a", "_", "_a", "namespace", "deepseek_service", "A9_z", "x__y"})
     EXPECT_TRUE(is_prometheus_label_name(good)) << good;
