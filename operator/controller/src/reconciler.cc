@@ -197,6 +197,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     kube::ObjectPtr deployment;  // the Deployment as last known: the cache's, or the apply's answer
     if (before != current.end() && cluster_holds(desired_deployment, *before->second)) {
       deployment = before->second;
+      if (options_.on_apply) options_.on_apply("Deployment", false);
     } else {
       auto applied = client_->apply(deployments(), ns, desired_deployment, kFieldManager, true);
       if (!applied) {
@@ -206,6 +207,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
                                        applied.error().to_string());
       }
       deployment = std::make_shared<const Json>(std::move(*applied));
+      if (options_.on_apply) options_.on_apply("Deployment", true);
       if (before == current.end()) {
         event(
             object, "Normal", "Created",
@@ -228,7 +230,10 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
       const Json desired = with_applied_hash(*manifest);
       if (cache) {
         const kube::ObjectPtr cached_object = cache->get(ns + "/" + name);
-        if (cached_object && cluster_holds(desired, *cached_object)) continue;
+        if (cached_object && cluster_holds(desired, *cached_object)) {
+          if (options_.on_apply) options_.on_apply(kind, false);
+          continue;
+        }
       }
       const auto applied = client_->apply(resource, ns, desired, kFieldManager, true);
       if (!applied) {
@@ -237,6 +242,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
         return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " +
                                        applied.error().to_string());
       }
+      if (options_.on_apply) options_.on_apply(kind, true);
     }
 
     // Readiness from the freshest state we have: the cache when it has caught up, else the answer.

@@ -93,6 +93,9 @@ struct Harness {
     o.desired_replicas = [this](const api::DeepSeekService&) { return decided; };
     o.record_event = [this](const Json&, const std::string&, const std::string& reason,
                             const std::string&) { events.push_back(reason); };
+    o.on_apply = [this](const std::string& kind, bool applied) {
+      ++(applied ? applies : skips)[kind];
+    };
     if (cache_services_and_pdbs) {
       o.service_cache = &service_cache;
       o.pdb_cache = &pdb_cache;
@@ -150,6 +153,7 @@ struct Harness {
   kube::Indexer services, deployments, service_cache, pdb_cache;
   std::unique_ptr<DeepSeekServiceReconciler> reconciler;
   std::optional<int> decided;
+  std::map<std::string, int> applies, skips;  // on_apply, by kind
   std::vector<std::string> events;
 };
 
@@ -164,13 +168,20 @@ const std::vector<std::string> kAllThree = {"PATCH deployments chat-default",
 TEST(ReconcilerWrites, EverythingIsAppliedFirstThenNothingWhileTheCacheMatches) {
   Harness h;
   auto first = h.reconcile();
+  const std::map<std::string, int> once = {
+      {"Deployment", 1}, {"PodDisruptionBudget", 1}, {"Service", 1}};
+  EXPECT_EQ(h.applies, once);
   ASSERT_GE(first.size(), 3u);
   EXPECT_EQ(std::vector<std::string>(first.begin(), first.begin() + 3), kAllThree);
   EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 2);
   h.settle();
   // Steady state: the caches hold what the operator owns; a resync writes nothing.
+  h.skips.clear();
   EXPECT_EQ(h.reconcile(), std::vector<std::string>{});
   EXPECT_EQ(h.reconcile(), std::vector<std::string>{});
+  const std::map<std::string, int> twice = {
+      {"Deployment", 2}, {"PodDisruptionBudget", 2}, {"Service", 2}};
+  EXPECT_EQ(h.skips, twice);
 }
 
 TEST(ReconcilerWrites, FieldsAddedByTheServerOrOtherManagersDoNotCauseAWrite) {

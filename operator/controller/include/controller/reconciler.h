@@ -52,6 +52,10 @@ struct ReconcilerOptions {
   // (service_index() gives its key), or a deleted or edited object waits for the next resync.
   const kube::Indexer* service_cache = nullptr;
   const kube::Indexer* pdb_cache = nullptr;
+  // Told, for each owned object a reconcile builds, its kind ("Deployment", "Service",
+  // "PodDisruptionBudget") and whether it was applied (false: its cache held it, no request). May
+  // be empty. run_command.cc counts these in deepseek_operator_applies_total.
+  std::function<void(const std::string& kind, bool applied)> on_apply;
 };
 
 class DeepSeekServiceReconciler {
