@@ -64,7 +64,7 @@ nlohmann::json with_applied_hash(nlohmann::json object);
 //    status, other managers' fields) are ignored.
 // False for a null `cluster`. A value the server stores in another form (a quantity "0.5" kept as
 // "500m") reads as a difference: the apply is done every time, which is correct, only not saved.
-// Cost: one walk of `desired` and one hash; no allocation beyond the hash.
+// Cost: one walk of `desired` (no serialisation: the hashes are compared as stored).
 bool cluster_holds(const nlohmann::json& desired, const nlohmann::json& cluster);
 
 // Splits the service's total replicas over its regions: the primary takes the total (within its
