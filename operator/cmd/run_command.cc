@@ -1,6 +1,7 @@
 // `deepseek-operator run`: the controller process. Watches DeepSeekServices (all namespaces or the
 // given ones) and the Deployments it made, reconciles each service, serves /healthz, /readyz and
 // /metrics, and, with leader election on, acts only while it holds the Lease.
+#include <prometheus/counter.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -184,12 +185,27 @@ int run(std::span<char* const> args) {
     recorder->record(object, type, reason, message);
   };
 
-  // Informers: DeepSeekServices and the Deployments the operator owns, per watched namespace.
+  // Owned objects per reconcile: applied, or skipped because the cache already held them.
+  auto& applies = prometheus::BuildCounter()
+                      .Name("deepseek_operator_applies_total")
+                      .Help(
+                          "Owned objects (Deployment, Service, PodDisruptionBudget) per reconcile "
+                          "by result: applied (one server-side apply PATCH) or skipped (the "
+                          "informer cache already held the desired object)")
+                      .Register(*metrics->registry());
+  options.on_apply = [&applies](const std::string& kind, bool applied) {
+    applies.Add({{"kind", kind}, {"result", applied ? "applied" : "skipped"}}).Increment();
+  };
+
+  // Informers: DeepSeekServices and the Deployments, Services and PDBs the operator owns, per
+  // watched namespace. A change to an owned object enqueues its service: the reconciler skips
+  // applies its caches already hold, and these events bring it back when that stops being true.
   const std::vector<std::string> namespaces =
       flags.namespaces.empty() ? std::vector<std::string>{""} : flags.namespaces;
   auto queue = std::make_shared<kube::WorkQueue>(
       "deepseekservice", kube::default_controller_rate_limiter(), kube::real_clock(), metrics);
-  std::vector<kube::InformerPtr> service_informers, deployment_informers;
+  std::vector<kube::InformerPtr> service_informers, deployment_informers, owned_informers;
+  std::vector<const kube::Indexer*> service_object_caches, pdb_caches;
   for (const auto& ns : namespaces) {
     kube::InformerOptions so;
     so.resource = controller::DeepSeekServiceReconciler::deepseek_services();
@@ -226,6 +242,26 @@ int run(std::span<char* const> args) {
          [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
          [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
     deployment_informers.push_back(di);
+
+    for (const auto& [resource, caches, what] :
+         {std::tuple{controller::DeepSeekServiceReconciler::services(), &service_object_caches,
+                     "services"},
+          std::tuple{controller::DeepSeekServiceReconciler::pod_disruption_budgets(pdb_version),
+                     &pdb_caches, "poddisruptionbudgets"}}) {
+      kube::InformerOptions oopt = dopt;
+      oopt.resource = resource;
+      const std::string informer_name = what;
+      oopt.on_log = [&log, informer_name](const std::string& m) {
+        log.warn(m, {{"informer", informer_name}});
+      };
+      auto oi = std::make_shared<kube::Informer>(client, oopt);
+      oi->add_handlers(
+          {enqueue_owner,
+           [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
+           [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
+      caches->push_back(&oi->store());
+      owned_informers.push_back(oi);
+    }
   }
   // Cold starts from the operator's pods (creation -> Ready), for the forecast horizon.
   auto cold_starts = std::make_shared<scaling::ColdStartTracker>();
@@ -287,6 +323,8 @@ int run(std::span<char* const> args) {
       return loop->desired_replicas(s);
     };
     ro.autoscaling_status = [loop](const api::DeepSeekService& s) { return loop->status_part(s); };
+    ro.service_cache = service_object_caches[i];
+    ro.pdb_cache = pdb_caches[i];
     reconcilers.push_back(std::make_unique<controller::DeepSeekServiceReconciler>(
         client, service_informers[i]->store(), deployment_informers[i]->store(), ro));
   }
@@ -313,6 +351,7 @@ int run(std::span<char* const> args) {
   auto start_controllers = [&] {
     for (auto& i : service_informers) i->start();
     for (auto& i : deployment_informers) i->start();
+    for (auto& i : owned_informers) i->start();
     for (auto& i : pod_informers) i->start();
     // Wait for the caches (reconciling from a partial cache would act on a partial view), but give
     // way at once to a shutdown.
@@ -324,7 +363,8 @@ int run(std::span<char* const> args) {
       }
       return true;
     };
-    if (!synced(service_informers) || !synced(deployment_informers) || !synced(pod_informers))
+    if (!synced(service_informers) || !synced(deployment_informers) || !synced(owned_informers) ||
+        !synced(pod_informers))
       return;
     std::lock_guard lock(lifecycle_mu);
     if (shutting_down) return;
@@ -346,6 +386,8 @@ int run(std::span<char* const> args) {
         if (!i->has_synced()) return std::unexpected("DeepSeekService cache not synced");
       for (auto& i : deployment_informers)
         if (!i->has_synced()) return std::unexpected("Deployment cache not synced");
+      for (auto& i : owned_informers)
+        if (!i->has_synced()) return std::unexpected("Service/PDB cache not synced");
       for (auto& i : pod_informers)
         if (!i->has_synced()) return std::unexpected("Pod cache not synced");
       return {};
@@ -398,6 +440,7 @@ int run(std::span<char* const> args) {
   controller_loop.stop();
   for (auto& i : service_informers) i->stop();
   for (auto& i : deployment_informers) i->stop();
+  for (auto& i : owned_informers) i->stop();
   for (auto& i : pod_informers) i->stop();
   if (elector_thread.joinable()) {
     elector_thread.request_stop();
