@@ -4,6 +4,10 @@
 // (field manager "deepseek-operator", force: drift in owned fields is repaired, fields it does not
 // own are left to their owners), and writes status: observedGeneration, replicas, conditions
 // Ready/Progressing/Degraded/ScalingActive/ScalingLimited, per-region counts, the scale selector.
+// Failover between the local regions (controller/failover.h): status.primaryRegion is the active
+// primary, status.regions[] carry the weights and the timers; events FailedOver/FailedBack; a
+// pending switch requeues the key for the time left; with spec.failover.trafficPublication the
+// weights go to a ConfigMap (server-side apply).
 //
 // Who sets replicas (docs/deepseekservice.md, docs/autoscaling.md): autoscaling off → spec.replicas
 // (kubectl scale dss); autoscaling on → the scaling path (`desired_replicas` hook, which also
@@ -42,6 +46,12 @@ struct ReconcilerOptions {
   // ScalingLimited=True of the reconciler's own (min/max or GPU budget clamp), which stays. The
   // reconciler stays the one writer of status.
   std::function<std::optional<kube::Json>(const api::DeepSeekService&)> autoscaling_status;
+  // Told after each reconcile whether the service is failed over (its active primary is not the
+  // configured one), and nullopt once it is deleted: the deepseek_operator_region_failed_over
+  // gauge. May be empty.
+  std::function<void(const std::string& ns, const std::string& name,
+                     std::optional<bool> failed_over)>
+      failover_state;
 };
 
 class DeepSeekServiceReconciler {
