@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "command.h"
+#include "controller/failover_metrics.h"
 #include "controller/reconciler.h"
 #include "kube/config.h"
 #include "kube/controller.h"
@@ -179,6 +180,11 @@ int run(std::span<char* const> args) {
   options.record_event = [recorder](const kube::Json& object, const std::string& type,
                                     const std::string& reason, const std::string& message) {
     recorder->record(object, type, reason, message);
+  };
+  auto failover_metrics = std::make_shared<controller::FailoverMetrics>(metrics->registry());
+  options.failover_state = [failover_metrics](const std::string& ns, const std::string& name,
+                                              std::optional<bool> failed_over) {
+    failover_metrics->set(ns, name, failed_over);
   };
 
   // Informers: DeepSeekServices and the Deployments the operator owns, per watched namespace.

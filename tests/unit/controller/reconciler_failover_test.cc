@@ -3,10 +3,12 @@
 // FailedBack events, the requeue delay while a switch is pending, the traffic ConfigMap and the
 // failed-over gauge hook. Readiness is what the test puts in the Deployment cache.
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <limits>
 
 #include "controller/failover.h"
+#include "controller/failover_metrics.h"
 #include "controller/reconciler.h"
 #include "kube/fake_client.h"
 
@@ -224,6 +226,26 @@ TEST(ReconcilerFailover, ARegionNamedPrimaryIsRefusedWithTrafficPublication) {
   const auto problems = api::validate(p->spec);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("spec.regions[1].name \"primary\""), std::string::npos) << problems[0];
+}
+
+TEST(ReconcilerFailover, TheGaugeFollowsTheFailoverState) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  FailoverMetrics metrics(registry);
+  auto text = [&] { return prometheus::TextSerializer().Serialize(registry->Collect()); };
+  metrics.set("ml", "chat", true);
+  metrics.set("ml", "other", false);
+  EXPECT_NE(text().find("deepseek_operator_region_failed_over{name=\"chat\",namespace=\"ml\"} 1"),
+            std::string::npos)
+      << text();
+  EXPECT_NE(text().find("deepseek_operator_region_failed_over{name=\"other\",namespace=\"ml\"} 0"),
+            std::string::npos);
+  metrics.set("ml", "chat", false);
+  EXPECT_NE(text().find("deepseek_operator_region_failed_over{name=\"chat\",namespace=\"ml\"} 0"),
+            std::string::npos);
+  metrics.set("ml", "chat", std::nullopt);
+  metrics.set("ml", "never-seen", std::nullopt);
+  EXPECT_EQ(text().find("name=\"chat\""), std::string::npos) << text();
+  EXPECT_NE(text().find("name=\"other\""), std::string::npos);
 }
 
 }  // namespace
