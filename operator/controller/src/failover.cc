@@ -71,8 +71,17 @@ std::string format_rfc3339(WallTime t) {
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  const auto ms = std::chrono::duration_cast<milliseconds>(
+                      t - std::chrono::time_point_cast<std::chrono::seconds>(t))
+                      .count();
+  if (ms > 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+    out += frac;
+  }
+  return out + "Z";
 }
 
 std::optional<WallTime> parse_rfc3339(const std::string& text) {
@@ -86,9 +95,14 @@ std::optional<WallTime> parse_rfc3339(const std::string& text) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::size_t i = 19;
+  int ms = 0, digits = 0;
   if (i < text.size() && text[i] == '.') {
     ++i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;  // sub-second: dropped
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+      if (digits < 3) ms = ms * 10 + (text[i] - '0');  // beyond milliseconds: dropped
+    }
+    if (digits == 0) return std::nullopt;
+    for (int d = digits; d < 3; ++d) ms *= 10;
   }
   long offset_seconds = 0;
   if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
@@ -105,7 +119,7 @@ std::optional<WallTime> parse_rfc3339(const std::string& text) {
   if (i != text.size()) return std::nullopt;
   const std::time_t t = timegm(&tm);
   if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t - offset_seconds);
+  return std::chrono::system_clock::from_time_t(t - offset_seconds) + milliseconds(ms);
 }
 
 FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverState& previous,
@@ -145,7 +159,7 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
   if (!is_local(configured) || !is_local(find_region(spec, active))) active = configured->name;
 
   auto requeue_within = [&](milliseconds d) {
-    d = std::max(d, milliseconds{1000});  // whole seconds: the timers are stored so
+    d = std::max(d, milliseconds{100});  // never a busy loop
     if (!plan.requeue_after || d < *plan.requeue_after) plan.requeue_after = d;
   };
 

@@ -73,6 +73,7 @@ DeepSeekServiceReconciler::DeepSeekServiceReconciler(kube::KubeClientPtr client,
       services_(services),
       deployments_(deployments),
       options_(std::move(options)) {
+  injected_clock_ = static_cast<bool>(options_.now_rfc3339);
   if (!options_.now_rfc3339) options_.now_rfc3339 = system_now_rfc3339;
 }
 
@@ -206,8 +207,12 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     observations[region.name] = {int_at(*it->second, "spec", "replicas"),
                                  int_at(*it->second, "status", "readyReplicas")};
   }
+  // The failover timers need sub-second precision (an "unhealthyAfter: 3s" must not fire after
+  // 2.1 s): the system clock, or the injected one.
   const WallTime now =
-      parse_rfc3339(options_.now_rfc3339()).value_or(std::chrono::system_clock::now());
+      injected_clock_
+          ? parse_rfc3339(options_.now_rfc3339()).value_or(std::chrono::system_clock::now())
+          : std::chrono::system_clock::now();
   const FailoverPlan failover =
       plan_failover(spec, previous_failover_state(object), observations, now);
   const auto per_region = plan_region_replicas_with_active(spec, total, failover.active_primary);

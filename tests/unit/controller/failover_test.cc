@@ -242,7 +242,12 @@ TEST(Failover, ReplicaSplitWithTheActivePrimary) {
 TEST(Failover, Rfc3339RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(format_rfc3339(kT0), "2027-01-15T08:00:00Z");
   EXPECT_EQ(parse_rfc3339("2027-01-15T08:00:00Z"), kT0);
-  EXPECT_EQ(parse_rfc3339("2027-01-15T08:00:00.250Z"), kT0);
+  EXPECT_EQ(parse_rfc3339("2027-01-15T08:00:00.250Z"), kT0 + std::chrono::milliseconds(250));
+  EXPECT_EQ(parse_rfc3339("2027-01-15T08:00:00.5Z"), kT0 + std::chrono::milliseconds(500));
+  EXPECT_EQ(parse_rfc3339("2027-01-15T08:00:00.123456789Z"), kT0 + std::chrono::milliseconds(123));
+  EXPECT_EQ(format_rfc3339(kT0 + std::chrono::milliseconds(250)), "2027-01-15T08:00:00.250Z");
+  EXPECT_EQ(format_rfc3339(kT0 + std::chrono::microseconds(999)), "2027-01-15T08:00:00Z");
+  EXPECT_FALSE(parse_rfc3339("2027-01-15T08:00:00.Z"));
   EXPECT_EQ(parse_rfc3339("2027-01-15T09:30:00+01:30"), kT0);
   EXPECT_FALSE(parse_rfc3339("2027-01-15 08:00:00"));
   EXPECT_FALSE(parse_rfc3339("2027-01-15T08:00:00"));

@@ -85,8 +85,9 @@ std::map<std::string, int> plan_region_replicas_with_active(const api::DeepSeekS
 // "1m30s" style for messages (whole seconds). O(1).
 std::string format_duration(std::chrono::milliseconds d);
 
-// RFC 3339 in UTC with whole seconds ("2026-11-28T11:00:00Z"), and back (accepts fractional
-// seconds and a Z or +hh:mm offset). O(1).
+// RFC 3339 in UTC, with milliseconds when there are any ("2026-11-28T11:00:00Z",
+// "2026-11-28T11:00:00.250Z"), and back (fractional seconds kept to the millisecond; Z or +hh:mm
+// offset). O(1).
 std::string format_rfc3339(WallTime t);
 std::optional<WallTime> parse_rfc3339(const std::string& text);
 

@@ -83,6 +83,7 @@ class DeepSeekServiceReconciler {
   const kube::Indexer& services_;
   const kube::Indexer& deployments_;
   ReconcilerOptions options_;
+  bool injected_clock_ = false;  // options.now_rfc3339 was given (tests): failover reads it too
 };
 
 }  // namespace dso::controller
