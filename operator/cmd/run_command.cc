@@ -1,6 +1,7 @@
 // `deepseek-operator run`: the controller process. Watches DeepSeekServices (all namespaces or the
 // given ones) and the Deployments it made, reconciles each service, serves /healthz, /readyz and
 // /metrics, and, with leader election on, acts only while it holds the Lease.
+#include <prometheus/counter.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -59,6 +60,8 @@ Autoscaling (docs/autoscaling.md):
   --prometheus-bearer-token-file FILE
                             file holding the bearer token sent to Prometheus
   --decision-period DUR     how often the leader decides for each service (default 15s; 1s..1h)
+  --autoscaler-workers N    services decided at once in each period (default 4; 1..64): a
+                            decision mostly waits on Prometheus, so many services need several
   --prometheus-rate-window DUR
                             range of rate() in the queries (default 1m); make it at least 4
                             scrape intervals of the inference pods (a 60s scrape needs 4m),
@@ -94,8 +97,9 @@ std::string pdb_api_version(kube::KubeClient& client) {
 // Where the autoscaler reads the services' load: Prometheus when --prometheus-url is given; without
 // it every value is unknown, so autoscaled services hold their replicas and report
 // MetricsUnavailable (never read as zero demand). One query attempt may take a third of the
-// decision period (at most 10 s), with one retry: the loop decides services one after another, so
-// a hung Prometheus must not stall it for minutes. Errors: a URL the client rejects.
+// decision period (at most 10 s), with one retry, and the client's circuit breaker fails the rest
+// of a period's queries at once after that: a hung Prometheus must not stall the loop for minutes.
+// Errors: a URL the client rejects.
 std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const RunFlags& flags,
                                                                           Logger& log) {
   if (flags.prometheus_url.empty()) {
@@ -187,12 +191,27 @@ int run(std::span<char* const> args) {
     failover_metrics->set(ns, name, failed_over);
   };
 
-  // Informers: DeepSeekServices and the Deployments the operator owns, per watched namespace.
+  // Owned objects per reconcile: applied, or skipped because the cache already held them.
+  auto& applies = prometheus::BuildCounter()
+                      .Name("deepseek_operator_applies_total")
+                      .Help(
+                          "Owned objects (Deployment, Service, PodDisruptionBudget) per reconcile "
+                          "by result: applied (one server-side apply PATCH) or skipped (the "
+                          "informer cache already held the desired object)")
+                      .Register(*metrics->registry());
+  options.on_apply = [&applies](const std::string& kind, bool applied) {
+    applies.Add({{"kind", kind}, {"result", applied ? "applied" : "skipped"}}).Increment();
+  };
+
+  // Informers: DeepSeekServices and the Deployments, Services and PDBs the operator owns, per
+  // watched namespace. A change to an owned object enqueues its service: the reconciler skips
+  // applies its caches already hold, and these events bring it back when that stops being true.
   const std::vector<std::string> namespaces =
       flags.namespaces.empty() ? std::vector<std::string>{""} : flags.namespaces;
   auto queue = std::make_shared<kube::WorkQueue>(
       "deepseekservice", kube::default_controller_rate_limiter(), kube::real_clock(), metrics);
-  std::vector<kube::InformerPtr> service_informers, deployment_informers;
+  std::vector<kube::InformerPtr> service_informers, deployment_informers, owned_informers;
+  std::vector<const kube::Indexer*> service_object_caches, pdb_caches;
   for (const auto& ns : namespaces) {
     kube::InformerOptions so;
     so.resource = controller::DeepSeekServiceReconciler::deepseek_services();
@@ -229,6 +248,26 @@ int run(std::span<char* const> args) {
          [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
          [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
     deployment_informers.push_back(di);
+
+    for (const auto& [resource, caches, what] :
+         {std::tuple{controller::DeepSeekServiceReconciler::services(), &service_object_caches,
+                     "services"},
+          std::tuple{controller::DeepSeekServiceReconciler::pod_disruption_budgets(pdb_version),
+                     &pdb_caches, "poddisruptionbudgets"}}) {
+      kube::InformerOptions oopt = dopt;
+      oopt.resource = resource;
+      const std::string informer_name = what;
+      oopt.on_log = [&log, informer_name](const std::string& m) {
+        log.warn(m, {{"informer", informer_name}});
+      };
+      auto oi = std::make_shared<kube::Informer>(client, oopt);
+      oi->add_handlers(
+          {enqueue_owner,
+           [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
+           [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
+      caches->push_back(&oi->store());
+      owned_informers.push_back(oi);
+    }
   }
   // Cold starts from the operator's pods (creation -> Ready), for the forecast horizon.
   auto cold_starts = std::make_shared<scaling::ColdStartTracker>();
@@ -273,6 +312,7 @@ int run(std::span<char* const> args) {
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
     scaling::ScalingLoopOptions so;
     so.settings.decision_period = flags.decision_period;
+    so.workers = flags.autoscaler_workers;
     so.record_event = options.record_event;
     so.enqueue = [queue](const std::string& key) { queue->add(key); };
     so.metrics = scaling_metrics;
@@ -289,6 +329,8 @@ int run(std::span<char* const> args) {
       return loop->desired_replicas(s);
     };
     ro.autoscaling_status = [loop](const api::DeepSeekService& s) { return loop->status_part(s); };
+    ro.service_cache = service_object_caches[i];
+    ro.pdb_cache = pdb_caches[i];
     reconcilers.push_back(std::make_unique<controller::DeepSeekServiceReconciler>(
         client, service_informers[i]->store(), deployment_informers[i]->store(), ro));
   }
@@ -315,6 +357,7 @@ int run(std::span<char* const> args) {
   auto start_controllers = [&] {
     for (auto& i : service_informers) i->start();
     for (auto& i : deployment_informers) i->start();
+    for (auto& i : owned_informers) i->start();
     for (auto& i : pod_informers) i->start();
     // Wait for the caches (reconciling from a partial cache would act on a partial view), but give
     // way at once to a shutdown.
@@ -326,7 +369,8 @@ int run(std::span<char* const> args) {
       }
       return true;
     };
-    if (!synced(service_informers) || !synced(deployment_informers) || !synced(pod_informers))
+    if (!synced(service_informers) || !synced(deployment_informers) || !synced(owned_informers) ||
+        !synced(pod_informers))
       return;
     std::lock_guard lock(lifecycle_mu);
     if (shutting_down) return;
@@ -348,6 +392,8 @@ int run(std::span<char* const> args) {
         if (!i->has_synced()) return std::unexpected("DeepSeekService cache not synced");
       for (auto& i : deployment_informers)
         if (!i->has_synced()) return std::unexpected("Deployment cache not synced");
+      for (auto& i : owned_informers)
+        if (!i->has_synced()) return std::unexpected("Service/PDB cache not synced");
       for (auto& i : pod_informers)
         if (!i->has_synced()) return std::unexpected("Pod cache not synced");
       return {};
@@ -400,6 +446,7 @@ int run(std::span<char* const> args) {
   controller_loop.stop();
   for (auto& i : service_informers) i->stop();
   for (auto& i : deployment_informers) i->stop();
+  for (auto& i : owned_informers) i->stop();
   for (auto& i : pod_informers) i->stop();
   if (elector_thread.joinable()) {
     elector_thread.request_stop();

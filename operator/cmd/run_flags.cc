@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "traces/duration.h"
 
@@ -59,13 +61,18 @@ std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& 
       flags.context = *v;
     else if (arg == "--namespace")
       flags.namespaces.push_back(*v);
-    else if (arg == "--workers") {
+    else if (arg == "--workers" || arg == "--autoscaler-workers") {
+      int& target = arg == "--workers" ? flags.workers : flags.autoscaler_workers;
+      int n = 0;
       try {
-        flags.workers = std::stoi(*v);
+        std::size_t used = 0;
+        n = std::stoi(*v, &used);
+        if (used != v->size()) throw std::invalid_argument(*v);
       } catch (const std::exception&) {
-        return "--workers: not a number: \"" + *v + "\"";
+        return arg + ": not a number: \"" + *v + "\"";
       }
-      if (flags.workers < 1 || flags.workers > 64) return "--workers: must be 1..64";
+      if (n < 1 || n > 64) return arg + ": must be 1..64";
+      target = n;
     } else if (arg == "--leader-election-namespace")
       flags.lease_namespace = *v;
     else if (arg == "--leader-election-id")

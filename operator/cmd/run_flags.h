@@ -24,6 +24,7 @@ struct RunFlags {
   bool json_logs = false;
   std::string prometheus_url, prometheus_ca_file, prometheus_token_file;
   std::int64_t decision_period = 15;
+  int autoscaler_workers = 4;  // services the scaling loop decides at once
   // --prometheus-rate-window, --prometheus-namespace-label, --prometheus-service-label; the
   // defaults are QueryOptions' (1m, "namespace", "deepseek_service": the Helm chart's PodMonitor).
   metrics::QueryOptions prometheus_queries;

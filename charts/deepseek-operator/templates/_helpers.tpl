@@ -77,14 +77,15 @@ the per-namespace Roles (scope: namespace). Each verb is one the code uses; see 
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [list, watch, create, patch]
-# Per-region Services: server-side apply.
+# Per-region Services: informer (list, watch: applies the cache holds are skipped) and server-side
+# apply.
 - apiGroups: [""]
   resources: [services]
-  verbs: [create, patch]
-# Per-region PodDisruptionBudgets: server-side apply; policy/v1beta1 before Kubernetes 1.21.
+  verbs: [list, watch, create, patch]
+# Per-region PodDisruptionBudgets: informer and server-side apply; policy/v1beta1 before 1.21.
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [create, patch]
+  verbs: [list, watch, create, patch]
 # Events on DeepSeekServices: created, then patched when the same event repeats (EventRecorder).
 - apiGroups: [""]
   resources: [events]

@@ -1,6 +1,7 @@
 #include "controller/desired_objects.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 
@@ -19,6 +20,43 @@ std::string short_hash(const std::string& text) {
   char buf[9];
   std::snprintf(buf, sizeof buf, "%08x", h);
   return std::string(buf, 8);
+}
+
+std::string fnv1a64_hex(const std::string& text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf, 16);
+}
+
+std::string applied_hash(json object) {
+  if (object.contains("metadata") && object["metadata"].contains("annotations")) {
+    json& annotations = object["metadata"]["annotations"];
+    annotations.erase(kAppliedHashAnnotation);
+    if (annotations.empty()) object["metadata"].erase("annotations");
+  }
+  return fnv1a64_hex(object.dump());
+}
+
+// Every field of `want` has the same value in `have` (see cluster_holds).
+bool holds(const json& want, const json& have) {
+  if (want.is_object()) {
+    if (!have.is_object()) return false;
+    for (const auto& [key, value] : want.items()) {
+      const auto it = have.find(key);
+      if (it == have.end() || !holds(value, *it)) return false;
+    }
+    return true;
+  }
+  if (want.is_array()) {
+    if (!have.is_array() || have.size() != want.size()) return false;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (!holds(want[i], have[i])) return false;
+    }
+    return true;
+  }
+  return want == have;
 }
 
 json owner_reference(const api::DeepSeekService& dss) {
@@ -234,6 +272,30 @@ RegionObjects build_region_objects(const api::DeepSeekService& dss, const api::R
        {{"maxUnavailable", 1}, {"selector", {{"matchLabels", selector_labels(dss, region)}}}}},
   };
   return out;
+}
+
+json with_applied_hash(json object) {
+  const std::string hash = applied_hash(object);
+  object["metadata"]["annotations"][kAppliedHashAnnotation] = hash;
+  return object;
+}
+
+bool cluster_holds(const json& desired, const json& cluster) {
+  if (!cluster.is_object() || !desired.is_object()) return false;
+  const auto annotation = [](const json& o) -> std::string {
+    const json& meta = o.contains("metadata") ? o["metadata"] : json::object();
+    const json& annotations = meta.contains("annotations") ? meta["annotations"] : json::object();
+    const auto it = annotations.find(kAppliedHashAnnotation);
+    return it != annotations.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  const std::string want = annotation(desired);
+  if (want.empty() || want != annotation(cluster)) return false;
+  for (const auto& [key, value] : desired.items()) {
+    if (key == "apiVersion" || key == "kind") continue;  // list items may carry neither
+    const auto it = cluster.find(key);
+    if (it == cluster.end() || !holds(value, *it)) return false;
+  }
+  return true;
 }
 
 json build_traffic_config_map(const api::DeepSeekService& dss, const std::string& active_primary,

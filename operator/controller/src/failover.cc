@@ -189,20 +189,23 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
   if (spec.failover.enabled && !plan.event && is_local(find_region(spec, active)) &&
       active_timers.unavailable_since) {
     const milliseconds down = since(*active_timers.unavailable_since, now);
-    if (down >= spec.failover.unhealthy_after) {
-      for (const api::Region& r : spec.regions) {
-        if (r.cluster || r.role != api::RegionRole::kStandby || r.name == active ||
-            !plan.available[r.name]) {
-          continue;
-        }
-        plan.event = FailoverEvent{"Warning", "FailedOver",
-                                   "region " + active + ": " + counts(observation(active)) +
-                                       " for " + format_duration(down) + "; standby " + r.name +
-                                       " (" + counts(observation(r.name)) + ") is the primary now"};
-        active = r.name;
+    const api::Region* target = nullptr;  // the first available local standby
+    for (const api::Region& r : spec.regions) {
+      if (!r.cluster && r.role == api::RegionRole::kStandby && r.name != active &&
+          plan.available[r.name]) {
+        target = &r;
         break;
       }
-      // No standby available: nothing to do until a Deployment changes (a watch event).
+    }
+    if (target == nullptr) {
+      // No standby to go to: nothing is pending on the timer. A standby that becomes available
+      // changes its Deployment, and that watch event brings the next look.
+    } else if (down >= spec.failover.unhealthy_after) {
+      plan.event = FailoverEvent{"Warning", "FailedOver",
+                                 "region " + active + ": " + counts(observation(active)) + " for " +
+                                     format_duration(down) + "; standby " + target->name + " (" +
+                                     counts(observation(target->name)) + ") is the primary now"};
+      active = target->name;
     } else {
       requeue_within(spec.failover.unhealthy_after - down);
     }

@@ -237,38 +237,58 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     const std::string name = region_object_name(dss, region);
     const auto before = current.find(name);
 
-    const auto deployment =
-        client_->apply(deployments(), ns, objects.deployment, kFieldManager, true);
-    if (!deployment) {
-      event(object, "Warning", "ApplyFailed",
-            "Deployment " + name + ": " + deployment.error().to_string());
-      return ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " +
-                                     deployment.error().to_string());
-    }
-    if (before == current.end()) {
-      event(object, "Normal", "Created",
-            "Created Deployment " + name + " with " + std::to_string(build.replicas) + " replicas");
+    // Apply only what the cache does not already hold (the informer re-enqueues this service on
+    // any change to these objects, so a skip never outlives a drift).
+    const Json desired_deployment = with_applied_hash(objects.deployment);
+    kube::ObjectPtr deployment;  // the Deployment as last known: the cache's, or the apply's answer
+    if (before != current.end() && cluster_holds(desired_deployment, *before->second)) {
+      deployment = before->second;
+      if (options_.on_apply) options_.on_apply("Deployment", false);
     } else {
-      const int old_replicas = int_at(*before->second, "spec", "replicas");
-      if (old_replicas != build.replicas) {
-        event(object, "Normal", "Scaled",
-              "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " +
-                  std::to_string(build.replicas));
-      } else if (kube::resource_version(*deployment) != kube::resource_version(*before->second)) {
-        event(object, "Normal", "Updated", "Updated Deployment " + name + " to the desired spec");
+      auto applied = client_->apply(deployments(), ns, desired_deployment, kFieldManager, true);
+      if (!applied) {
+        event(object, "Warning", "ApplyFailed",
+              "Deployment " + name + ": " + applied.error().to_string());
+        return ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " +
+                                       applied.error().to_string());
+      }
+      deployment = std::make_shared<const Json>(std::move(*applied));
+      if (options_.on_apply) options_.on_apply("Deployment", true);
+      if (before == current.end()) {
+        event(
+            object, "Normal", "Created",
+            "Created Deployment " + name + " with " + std::to_string(build.replicas) + " replicas");
+      } else {
+        const int old_replicas = int_at(*before->second, "spec", "replicas");
+        if (old_replicas != build.replicas) {
+          event(object, "Normal", "Scaled",
+                "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " +
+                    std::to_string(build.replicas));
+        } else if (kube::resource_version(*deployment) != kube::resource_version(*before->second)) {
+          event(object, "Normal", "Updated", "Updated Deployment " + name + " to the desired spec");
+        }
       }
     }
-    for (const auto& [resource, manifest, kind] :
-         {std::tuple{services(), &objects.service, "Service"},
+    for (const auto& [resource, manifest, kind, cache] :
+         {std::tuple{services(), &objects.service, "Service", options_.service_cache},
           std::tuple{pod_disruption_budgets(options_.pdb_api_version), &objects.pdb,
-                     "PodDisruptionBudget"}}) {
-      const auto applied = client_->apply(resource, ns, *manifest, kFieldManager, true);
+                     "PodDisruptionBudget", options_.pdb_cache}}) {
+      const Json desired = with_applied_hash(*manifest);
+      if (cache) {
+        const kube::ObjectPtr cached_object = cache->get(ns + "/" + name);
+        if (cached_object && cluster_holds(desired, *cached_object)) {
+          if (options_.on_apply) options_.on_apply(kind, false);
+          continue;
+        }
+      }
+      const auto applied = client_->apply(resource, ns, desired, kFieldManager, true);
       if (!applied) {
         event(object, "Warning", "ApplyFailed",
               std::string(kind) + " " + name + ": " + applied.error().to_string());
         return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " +
                                        applied.error().to_string());
       }
+      if (options_.on_apply) options_.on_apply(kind, true);
     }
 
     // Readiness from the freshest state we have: the cache when it has caught up, else the answer.
@@ -311,6 +331,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
                                      spec.failover.traffic_config_map + ": " +
                                      applied.error().to_string());
     }
+    if (options_.on_apply) options_.on_apply("ConfigMap", true);  // no cache: applied every time
   }
 
   // The service-level replicas (the scale subresource's view); regions[] has the per-region split.

@@ -2,10 +2,13 @@
 #include "scaling/scaling_loop.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <exception>
+#include <thread>
 
 #include "scaling/policy.h"
 #include "traces/csv.h"
@@ -231,16 +234,42 @@ void ScalingLoop::run_once(Seconds now) {
       if (!std::binary_search(keys.begin(), keys.end(), key)) gone.push_back(key);
     }
   }
+  std::vector<std::pair<kube::ObjectPtr, api::DeepSeekService>> due;
   for (const auto& key : keys) {
     const kube::ObjectPtr object = services_.get(key);
     if (!object) continue;
-    const auto parsed = api::parse_deepseek_service(*object);
+    auto parsed = api::parse_deepseek_service(*object);
     if (!parsed || parsed->metadata.being_deleted || !api::validate(parsed->spec).empty()) continue;
     if (!parsed->spec.autoscaling.enabled) {
       gone.push_back(key);
       continue;
     }
-    decide_service(*object, *parsed, now);
+    due.emplace_back(object, std::move(*parsed));
+  }
+  // Each service is decided by one thread; services share only what is thread-safe (the entries'
+  // map and hook fields under mu_, the metrics source, the cold-start tracker, the hooks).
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < due.size(); i = next++) {
+      try {
+        decide_service(*due[i].first, due[i].second, now);
+      } catch (const std::exception& e) {  // one service's failure never stops the others
+        if (options_.on_log) {
+          options_.on_log(due[i].second.metadata.ns + "/" + due[i].second.metadata.name +
+                          ": decision failed: " + e.what());
+        }
+      }
+    }
+  };
+  const std::size_t threads =
+      std::min(due.size(), static_cast<std::size_t>(std::max(1, options_.workers)));
+  if (threads <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
   }
   for (const auto& key : gone) {
     std::lock_guard lock(mu_);

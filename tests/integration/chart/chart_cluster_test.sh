@@ -114,9 +114,11 @@ check_manager_rules() {  # NAMESPACE: the verbs the operator uses there
   allowed patch deepseekservices.inference.deepseek.io --subresource=status -n "$n"
   allowed update deepseekservices.inference.deepseek.io --subresource=finalizers -n "$n"
   for v in list watch create patch; do allowed "$v" deployments.apps -n "$n"; done
-  for v in create patch; do
+  for v in list watch create patch; do
     allowed "$v" services -n "$n"
     allowed "$v" poddisruptionbudgets.policy -n "$n"
+  done
+  for v in create patch; do
     allowed "$v" events -n "$n"
     allowed "$v" configmaps -n "$n"
   done

@@ -90,6 +90,9 @@ expect_not_in "operator PDB: none with one replica" 'kind: PodDisruptionBudget' 
 expect_in "prometheus.url becomes --prometheus-url" \
   '--prometheus-url=http://prom:9090' --set prometheus.url=http://prom:9090
 expect_in "defaults: --prometheus-rate-window=1m" '^ +- --prometheus-rate-window=1m$'
+expect_in "defaults: --autoscaler-workers=4" '^ +- --autoscaler-workers=4$'
+expect_in "autoscalerWorkers becomes --autoscaler-workers" '^ +- --autoscaler-workers=16$' \
+  --set autoscalerWorkers=16
 expect_in "defaults: --prometheus-namespace-label=namespace" \
   '^ +- --prometheus-namespace-label=namespace$'
 expect_in "defaults: --prometheus-service-label=deepseek_service" \
@@ -176,6 +179,7 @@ reject() {  # EXPECTED_MESSAGE ARGS...
   fi
 }
 reject "replicaCount: Must be greater than or equal to 1" --set replicaCount=0
+reject "autoscalerWorkers: Must be greater than or equal to 1" --set autoscalerWorkers=0
 reject "scope: scope must be one of the following" --set scope=everywhere
 reject "logFormat: logFormat must be one of the following" --set logFormat=xml
 reject "logLevel: logLevel must be one of the following" --set logLevel=verbose

@@ -1,6 +1,8 @@
 // The objects the controller builds, applied to a real kube-apiserver 1.20 with server-side apply:
-// they are accepted as built (PDB at policy/v1beta1 there), owned by the DeepSeekService, and
-// garbage-collected by the real kube-controller-manager when it is deleted.
+// they are accepted as built (PDB at policy/v1beta1 there), owned by the DeepSeekService, read
+// back as holding what was applied (cluster_holds: server defaulting does not make every
+// reconcile re-apply them) until an owned field is edited, and garbage-collected by the real
+// kube-controller-manager when the service is deleted.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -46,7 +48,10 @@ TEST(DesiredObjectsOnApiServer, AppliedOwnedAndCollected) {
   dso::controller::BuildOptions options;
   options.replicas = replicas.at(primary.name);
   options.pdb_api_version = "policy/v1beta1";  // a 1.20 server
-  const auto objects = dso::controller::build_region_objects(*dss, primary, options);
+  auto objects = dso::controller::build_region_objects(*dss, primary, options);
+  // As the reconciler applies them: stamped with the applied-hash annotation.
+  for (json* o : {&objects.deployment, &objects.service, &objects.pdb})
+    *o = dso::controller::with_applied_hash(*o);
 
   const std::string file = ::testing::TempDir() + "/desired.json";
   {
@@ -75,6 +80,16 @@ TEST(DesiredObjectsOnApiServer, AppliedOwnedAndCollected) {
   EXPECT_FALSE(kubectl_json(cluster, "-n desired get service chat-large-us-east").empty());
   EXPECT_FALSE(kubectl_json(cluster, "-n desired get pdb chat-large-us-east").empty());
 
+  // What the server holds (defaults added, quantities as stored) still holds every applied field.
+  for (const auto& [what, desired] :
+       {std::pair{"deployment", &objects.deployment}, std::pair{"service", &objects.service},
+        std::pair{"pdb", &objects.pdb}}) {
+    const json got = json::parse(
+        kubectl_json(cluster, std::string("-n desired get ") + what + " chat-large-us-east"));
+    EXPECT_TRUE(dso::controller::cluster_holds(*desired, got))
+        << what << ": " << got.dump(2) << "\nwanted: " << desired->dump(2);
+  }
+
   // Applying the same objects again changes nothing (no new generation).
   ASSERT_EQ(
       cluster.sh("kubectl apply --server-side --field-manager=deepseek-operator -f " + file, &out),
@@ -83,6 +98,16 @@ TEST(DesiredObjectsOnApiServer, AppliedOwnedAndCollected) {
   EXPECT_EQ(json::parse(kubectl_json(
                 cluster, "-n desired get deployment chat-large-us-east"))["metadata"]["generation"],
             deployment["metadata"]["generation"]);
+
+  // An owned field edited by someone else no longer holds: the reconciler would apply again.
+  ASSERT_EQ(cluster.sh("kubectl -n desired set image deployment/chat-large-us-east "
+                       "inference=registry.example/other:9",
+                       &out),
+            0)
+      << out;
+  EXPECT_FALSE(dso::controller::cluster_holds(
+      objects.deployment,
+      json::parse(kubectl_json(cluster, "-n desired get deployment chat-large-us-east"))));
 
   // Deleting the service garbage-collects what it owns (the real garbage collector).
   ASSERT_EQ(cluster.sh("kubectl -n desired delete dss chat-large --wait=true", &out), 0) << out;

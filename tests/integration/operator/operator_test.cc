@@ -2,13 +2,17 @@
 // scheduler) with fake GPU nodes and a stand-in kubelet: DeepSeekServices become scheduled, Ready
 // inference pods; edits roll out; drift in owned fields is repaired and other fields are kept;
 // invalid specs are reported, not crash-looped on; a restart converges with no duplicates; a
-// delete collects everything; SIGTERM exits 0; a primary region whose pods stop being Ready fails
-// over to a standby and back, with the traffic ConfigMap following.
+// reconcile with nothing to change writes nothing, while edited or deleted owned objects are put
+// back; a delete collects everything; SIGTERM exits 0; a primary region whose pods stop being Ready
+// fails over to a standby and back, with the traffic ConfigMap following.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <regex>
 #include <thread>
 
 #include "kube/client.h"
@@ -34,6 +38,17 @@ bool eventually(int seconds, const std::function<bool()>& check) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return check();
+}
+
+int free_port() {
+  std::ifstream tcp("/proc/net/tcp");
+  const std::string all((std::istreambuf_iterator<char>(tcp)), std::istreambuf_iterator<char>());
+  for (int p = 43000 + ::getpid() % 1000; p < 45000; ++p) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, ":%04X ", p);
+    if (all.find(hex) == std::string::npos) return p;
+  }
+  return 44999;
 }
 
 class OperatorTest : public ::testing::Test {
@@ -66,11 +81,12 @@ class OperatorTest : public ::testing::Test {
 
   void start_operator() {
     const std::string log = ::testing::TempDir() + "/operator.log";
+    health_port_ = free_port();
     operator_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{DSO_OPERATOR_BINARY, "run", "--kubeconfig",
                                  cluster_.kubeconfig.string(), "--leader-elect=false",
-                                 "--health-addr", "127.0.0.1:0", "--log-format", "json",
-                                 "--namespace", kNs},
+                                 "--health-addr", "127.0.0.1:" + std::to_string(health_port_),
+                                 "--log-format", "json", "--namespace", kNs},
         log);
   }
 
@@ -81,6 +97,24 @@ class OperatorTest : public ::testing::Test {
         &out);
     if (rc != 0) ADD_FAILURE() << out;
     return rc;
+  }
+
+  // The operator's API requests with `verb` so far (rest_client_request_duration_seconds counts).
+  long requests(const std::string& verb) {
+    std::string out;
+    if (cluster_.sh("curl -sf http://127.0.0.1:" + std::to_string(health_port_) + "/metrics",
+                    &out) != 0) {
+      ADD_FAILURE() << "cannot read the operator's /metrics: " << out;
+      return -1;
+    }
+    const std::regex line("rest_client_request_duration_seconds_count\\{([^}]*)\\} ([0-9.e+]+)");
+    long n = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator();
+         ++it) {
+      if ((*it)[1].str().find("verb=\"" + verb + "\"") != std::string::npos)
+        n += static_cast<long>(std::stod((*it)[2]));
+    }
+    return n;
   }
 
   json get_dss(const std::string& name) {
@@ -103,6 +137,7 @@ class OperatorTest : public ::testing::Test {
   dso::kube::KubeClientPtr client_;
   std::unique_ptr<FakeKubelet> kubelet_;
   std::unique_ptr<ChildProcess> operator_;
+  int health_port_ = 0;
 };
 
 std::string service(const std::string& name, const std::string& extra_spec) {
@@ -172,6 +207,42 @@ TEST_F(OperatorTest, ServiceLifecycle) {
   EXPECT_EQ(
       get_deployment("chat-us-east")["metadata"]["annotations"].value("team.example/owner", ""),
       "ml-platform");
+
+  // Nothing to change: a reconcile (here from a label on the service) writes nothing.
+  ASSERT_TRUE(eventually(60, [&] {
+    const json d = get_deployment("chat-us-east");
+    return d["status"].value("updatedReplicas", 0) == 3 &&
+           d["status"].value("readyReplicas", 0) == 3 && d["status"].value("replicas", 0) == 3 &&
+           get_dss("chat")["status"].value("ready", "") == "3/3";
+  })) << get_deployment("chat-us-east").dump(2);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the last status events are handled
+  const long patches = requests("PATCH");
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it label dss chat touched=1", &out), 0) << out;
+  ASSERT_TRUE(eventually(
+      10, [&] { return get_dss("chat")["metadata"]["labels"].value("touched", "") == "1"; }));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the reconcile it triggers is done
+  EXPECT_EQ(requests("PATCH"), patches) << "a reconcile with nothing to change wrote";
+
+  // An owned object deleted or edited by hand is put back.
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it delete service chat-us-east && kubectl -n "
+                        "operator-it patch pdb chat-us-east --type=merge -p "
+                        "'{\"spec\":{\"maxUnavailable\":3}}' && kubectl -n operator-it set "
+                        "image deployment/chat-us-east inference=registry.example/other:9",
+                        &out),
+            0)
+      << out;
+  EXPECT_TRUE(eventually(30, [&] {
+    return client_->get({"", "v1", "services", true}, kNs, "chat-us-east").has_value();
+  })) << "the deleted Service was not re-created";
+  EXPECT_TRUE(eventually(30, [&] {
+    auto pdb =
+        client_->get({"policy", "v1beta1", "poddisruptionbudgets", true}, kNs, "chat-us-east");
+    return pdb && (*pdb)["spec"].value("maxUnavailable", 0) == 1;
+  })) << "the PDB edit was not reverted";
+  EXPECT_TRUE(eventually(30, [&] {
+    return get_deployment("chat-us-east")["spec"]["template"]["spec"]["containers"][0]["image"] ==
+           "registry.example/server:2";
+  })) << "the image edit was not reverted";
 
   // Restarted mid-way: converges with no duplicate objects.
   ASSERT_EQ(operator_->stop(SIGTERM, 30), 0) << operator_->log_text();

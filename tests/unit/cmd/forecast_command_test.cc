@@ -1,41 +1,21 @@
 // Runs `deepseek-operator forecast` on good and bad inputs: outputs, exit codes, one-line errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
-#include <sstream>
 
+#include "command_test_util.h"
 #include "traces/csv.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string err;
-};
-
-class ForecastCommand : public ::testing::Test {
+class ForecastCommand : public dso::testing::CommandTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dso_forecast_cmd_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name)) << text;
-    return path(name);
-  }
+  ForecastCommand() : CommandTest("forecast") {}
 
   // Four days of 5-minute data with a daily cycle.
   std::string good_input() const {
@@ -46,22 +26,6 @@ class ForecastCommand : public ::testing::Test {
     }
     return write("train.csv", text);
   }
-
-  Result run(const std::string& args) const {
-    const std::string err = path("stderr.txt");
-    const std::string cmd = std::string(DSO_OPERATOR_BINARY) + " forecast " + args + " 2>" + err +
-                            " >" + path("stdout.txt");
-    const int raw = std::system(cmd.c_str());
-    Result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    std::ifstream in(err);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    r.err = ss.str();
-    return r;
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(ForecastCommand, WritesForecastCsvWithQuantileColumnsAndAChart) {
@@ -80,11 +44,9 @@ TEST_F(ForecastCommand, WritesForecastCsvWithQuantileColumnsAndAChart) {
   }
   EXPECT_EQ(rows, 24);  // 2 h of 5-minute steps
   EXPECT_EQ(first.substr(0, first.find(',')), std::to_string(1'600'041'600 + 300 * 4 * 288));
-  std::ifstream svg(path("f.svg"));
-  std::stringstream ss;
-  ss << svg.rdbuf();
-  EXPECT_NE(ss.str().find("<svg"), std::string::npos);
-  EXPECT_NE(ss.str().find("<polygon"), std::string::npos);  // the quantile band
+  const std::string svg = dso::testing::slurp(path("f.svg"));
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("<polygon"), std::string::npos);  // the quantile band
 }
 
 TEST_F(ForecastCommand, EachModelRuns) {
@@ -97,11 +59,9 @@ TEST_F(ForecastCommand, EachModelRuns) {
 }
 
 TEST_F(ForecastCommand, HelpAndUsageErrors) {
-  EXPECT_EQ(run("--help").status, 0);
-  std::ifstream out(path("stdout.txt"));
-  std::string first;
-  std::getline(out, first);
-  EXPECT_EQ(first.rfind("Usage: deepseek-operator forecast", 0), 0u);
+  const auto help = run("--help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_EQ(help.out.rfind("Usage: deepseek-operator forecast", 0), 0u);
   EXPECT_EQ(run("--input x.csv").status, 2);
   EXPECT_EQ(run("--bogus").status, 2);
 }

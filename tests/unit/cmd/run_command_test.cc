@@ -3,21 +3,15 @@
 // built binary gives for bad values, before it connects to anything.
 #include <cpprest/uri.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "../metrics/fake_prometheus.h"
+#include "command_test_util.h"
 #include "run_flags.h"
 
 namespace dso::cmd {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct Parsed {
   RunFlags flags;
@@ -81,6 +75,17 @@ TEST(RunFlags, BadValuesGiveOneLineNamingTheFlag) {
             "deepseek_service");
 }
 
+TEST(RunFlags, AutoscalerWorkers) {
+  EXPECT_EQ(parse({}).flags.autoscaler_workers, 4);
+  EXPECT_EQ(parse({"--autoscaler-workers", "16"}).flags.autoscaler_workers, 16);
+  EXPECT_EQ(parse({"--autoscaler-workers=1"}).flags.autoscaler_workers, 1);
+  EXPECT_EQ(parse({"--autoscaler-workers", "0"}).error, "--autoscaler-workers: must be 1..64");
+  EXPECT_EQ(parse({"--autoscaler-workers", "65"}).error, "--autoscaler-workers: must be 1..64");
+  EXPECT_EQ(parse({"--autoscaler-workers", "4x"}).error,
+            "--autoscaler-workers: not a number: \"4x\"");
+  EXPECT_EQ(parse({"--workers", "two"}).error, "--workers: not a number: \"two\"");
+}
+
 TEST(RunFlags, LabelNames) {
   for (const char* good : {"a", "_", "_a", "namespace", "deepseek_service", "A9_z", "x__y"})
     EXPECT_TRUE(is_prometheus_label_name(good)) << good;
@@ -127,39 +132,9 @@ TEST(RunFlags, ConfiguredLabelsAndWindowAreInTheQueriesSent) {
 }
 
 // The built binary: usage errors are one line on stderr with exit status 2, before any connection.
-class RunCommand : public ::testing::Test {
+class RunCommand : public dso::testing::CommandTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dso_run_cmd_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  struct Result {
-    int status = -1;
-    std::string out, err;
-  };
-  Result run(const std::string& args) const {
-    const std::string cmd = std::string(DSO_OPERATOR_BINARY) + " run " + args + " 2>" +
-                            (dir_ / "err").string() + " >" + (dir_ / "out").string() +
-                            " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    Result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    const auto read = [](const fs::path& f) {
-      std::ifstream in(f);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      return ss.str();
-    };
-    r.out = read(dir_ / "out");
-    r.err = read(dir_ / "err");
-    return r;
-  }
-
-  fs::path dir_;
+  RunCommand() : CommandTest("run") {}
 };
 
 TEST_F(RunCommand, HelpListsThePrometheusQueryFlags) {

@@ -1,54 +1,21 @@
 // Runs `deepseek-operator simulate` as a user would: no arguments from an unrelated directory (the
 // bundled trace is inside the binary), and bad input (exit status, one-line errors).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+
+#include "command_test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using dso::testing::slurp;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class SimulateCommand : public ::testing::Test {
+class SimulateCommand : public dso::testing::CommandTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dso_simulate_cmd_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs the binary with `args` from inside the temporary directory.
-  Result run(const std::string& args) const {
-    const std::string cmd = "cd " + dir_.string() + " && " + DSO_OPERATOR_BINARY + " simulate " +
-                            args + " 2>stderr.txt >stdout.txt";
-    const int raw = std::system(cmd.c_str());
-    Result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(dir_ / "stdout.txt");
-    r.err = slurp(dir_ / "stderr.txt");
-    return r;
-  }
-
-  fs::path dir_;
+  SimulateCommand() : CommandTest("simulate") {}
 };
 
 TEST_F(SimulateCommand, NoArgumentsRunsTheBundledTraceWithEveryPolicy) {

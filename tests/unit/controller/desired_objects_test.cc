@@ -123,5 +123,60 @@ TEST(DesiredObjects, SelectorMatchesEveryRegion) {
   EXPECT_EQ(service_selector(service()), "inference.deepseek.io/service=chat");
 }
 
+TEST(AppliedHash, StableAndChangesWithTheObject) {
+  const auto dss = service();
+  const auto a = build_region_objects(dss, dss.spec.regions[0], options(4));
+  const json stamped = with_applied_hash(a.deployment);
+  const std::string hash = stamped["metadata"]["annotations"][kAppliedHashAnnotation];
+  EXPECT_EQ(hash.size(), 16u);
+  EXPECT_EQ(with_applied_hash(stamped), stamped);  // the annotation itself is not hashed
+  EXPECT_EQ(
+      with_applied_hash(build_region_objects(dss, dss.spec.regions[0], options(4)).deployment),
+      stamped);
+  const auto scaled = build_region_objects(dss, dss.spec.regions[0], options(5));
+  EXPECT_NE(with_applied_hash(scaled.deployment)["metadata"]["annotations"][kAppliedHashAnnotation],
+            hash);
+}
+
+TEST(ClusterHolds, IgnoresWhatOthersAddButNotWhatTheOperatorOwns) {
+  const auto dss = service();
+  const auto objects = build_region_objects(dss, dss.spec.regions[0], options(4));
+  const json desired = with_applied_hash(objects.deployment);
+  json cluster = desired;
+  cluster.erase("apiVersion");  // list items come without them
+  cluster.erase("kind");
+  cluster["metadata"]["resourceVersion"] = "42";
+  cluster["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3";
+  cluster["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] = "File";
+  cluster["spec"]["template"]["spec"]["schedulerName"] = "default-scheduler";
+  cluster["spec"]["replicas"] = 4u;  // parsed JSON: unsigned; the builder's: signed
+  cluster["status"] = {{"readyReplicas", 4}};
+  EXPECT_TRUE(cluster_holds(desired, cluster));
+
+  EXPECT_FALSE(cluster_holds(desired, json()));  // missing
+  json edited = cluster;
+  edited["spec"]["template"]["spec"]["containers"][0]["image"] = "other:1";
+  EXPECT_FALSE(cluster_holds(desired, edited));
+  edited = cluster;
+  edited["spec"]["replicas"] = 9;
+  EXPECT_FALSE(cluster_holds(desired, edited));
+  edited = cluster;
+  edited["spec"]["template"]["spec"].erase("nodeSelector");  // an owned field removed
+  EXPECT_FALSE(cluster_holds(desired, edited));
+  edited = cluster;
+  edited["spec"]["template"]["spec"]["containers"][0]["args"].push_back("--extra");  // list grew
+  EXPECT_FALSE(cluster_holds(desired, edited));
+  edited = cluster;
+  edited["metadata"]["annotations"].erase(kAppliedHashAnnotation);  // applied before this version
+  EXPECT_FALSE(cluster_holds(desired, edited));
+  EXPECT_FALSE(cluster_holds(objects.deployment, cluster));  // an unstamped desired never matches
+
+  // The desired object dropped a field an earlier apply set: the cluster still has every field of
+  // the new desired object, but only the hash tells that the apply (which removes it) is owed.
+  auto dropped = objects.deployment;
+  dropped["spec"]["template"]["spec"].erase("priorityClassName");
+  EXPECT_FALSE(cluster_holds(with_applied_hash(dropped), cluster));
+}
+
 }  // namespace
 }  // namespace dso::controller

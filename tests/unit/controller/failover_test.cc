@@ -111,7 +111,7 @@ TEST(Failover, AFlapRestartsTheTimer) {
 TEST(Failover, NoAvailableStandbyNoFailover) {
   Driver d;
   const Obs all_down{{"us", {4, 0}}, {"eu", {1, 0}}, {"ap", {0, 0}}};
-  d.step(all_down, kT0);
+  EXPECT_FALSE(d.step(all_down, kT0).requeue_after);  // no standby to wait for
   auto p = d.step(all_down, kT0 + minutes(5));
   EXPECT_EQ(p.active_primary, "us");
   EXPECT_FALSE(p.requeue_after);  // a Deployment change (watch event) brings the next look

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -26,8 +27,13 @@ constexpr Seconds kT0 = 1'764'316'800;  // 2025-11-28T08:00:00Z, a multiple of o
 class FakeSource final : public metrics::MetricsSource {
  public:
   metrics::ServiceLoad current(const api::DeepSeekService& service, Seconds now) override {
+    {
+      std::lock_guard lock(mu);
+      max_in_flight = std::max(max_in_flight, ++in_flight);
+    }
     std::this_thread::sleep_for(delay);  // a slow Prometheus
     std::lock_guard lock(mu);
+    --in_flight;
     ++current_calls;
     metrics::ServiceLoad load;
     const bool unknown = down || std::isnan(demand);
@@ -57,6 +63,7 @@ class FakeSource final : public metrics::MetricsSource {
   }
   std::mutex mu;
   std::chrono::milliseconds delay{0};
+  int in_flight = 0, max_in_flight = 0;  // concurrent current() calls
   bool down = false;
   double demand = kNaN;
   std::vector<double> values;  // per metric; default: demand
@@ -85,10 +92,11 @@ api::DeepSeekService parsed(const Json& o) {
 }
 
 struct Harness {
-  explicit Harness(Json object, Seconds decision_period = 15) {
+  explicit Harness(Json object, Seconds decision_period = 15, int workers = 4) {
     services.upsert("ml/chat", std::make_shared<const Json>(std::move(object)));
     ScalingLoopOptions o;
     o.settings.decision_period = decision_period;
+    o.workers = workers;
     o.record_event = [this](const Json&, const std::string& type, const std::string& reason,
                             const std::string& message) {
       std::lock_guard lock(mu);
@@ -181,6 +189,35 @@ TEST(ScalingLoop, APassLongerThanTheDecisionPeriodIsCounted) {
   EXPECT_NE(h.metrics_text().find("deepseek_operator_scaling_pass_overruns_total 1"),
             std::string::npos)
       << h.metrics_text();
+}
+
+TEST(ScalingLoop, DecidesUpToWorkersServicesAtOnce) {
+  for (const int workers : {1, 4}) {
+    const Json base = service("Auto", {{"minReplicas", 1}, {"maxReplicas", 20}}, 5);
+    Harness h(base, 15, workers);
+    std::vector<Json> objects{base};
+    for (int i = 1; i < 8; ++i) {
+      Json o = base;
+      o["metadata"]["name"] = "chat-" + std::to_string(i);
+      o["metadata"]["uid"] = "u" + std::to_string(i + 1);
+      h.services.upsert("ml/chat-" + std::to_string(i), std::make_shared<const Json>(o));
+      objects.push_back(o);
+    }
+    h.source->demand = 40;
+    h.source->delay = std::chrono::milliseconds(150);  // each read waits on "Prometheus"
+    h.loop->run_once(kT0);
+    EXPECT_EQ(h.source->current_calls, 8);
+    for (const Json& o : objects) {
+      EXPECT_TRUE(h.loop->desired_replicas(parsed(o)).has_value()) << o["metadata"]["name"];
+    }
+    if (workers == 1) {
+      EXPECT_EQ(h.source->max_in_flight, 1);
+    } else {
+      // Overlap needs the threads to run while the others wait: 150 ms reads on 8 services.
+      EXPECT_GE(h.source->max_in_flight, 2);
+      EXPECT_LE(h.source->max_in_flight, 4);
+    }
+  }
 }
 
 TEST(ScalingLoop, EmptyOrNaNIsUnknownNotZero) {

@@ -1,6 +1,7 @@
 // What the operator wants to exist for a DeepSeekService in one region: the inference Deployment,
 // its Service and PodDisruptionBudget. Pure functions from the typed resource to Kubernetes objects
-// (JSON), applied with server-side apply by the reconciler. Nothing here reads a clock or the API.
+// (JSON), applied with server-side apply by the reconciler, and the test the reconciler uses to
+// skip an apply the cluster already holds. Nothing here reads a clock or the API.
 #pragma once
 
 #include <map>
@@ -15,6 +16,8 @@ namespace dso::controller {
 inline constexpr const char* kFieldManager = "deepseek-operator";
 inline constexpr const char* kServiceLabel = "inference.deepseek.io/service";
 inline constexpr const char* kRegionLabel = "inference.deepseek.io/region";
+// Annotation on every applied object: the hash of the desired object it was applied from.
+inline constexpr const char* kAppliedHashAnnotation = "inference.deepseek.io/applied-hash";
 
 struct RegionObjects {
   nlohmann::json deployment;  // apps/v1 Deployment
@@ -43,6 +46,26 @@ std::string service_selector(const api::DeepSeekService& dss);
 
 RegionObjects build_region_objects(const api::DeepSeekService& dss, const api::Region& region,
                                    const BuildOptions& options);
+
+// Returns `object` with metadata.annotations[kAppliedHashAnnotation] set to a hash (64-bit FNV-1a
+// of the compact JSON, 16 hex digits) of `object` without that annotation. Stable across runs and
+// builds. Cost: one serialisation of the object.
+nlohmann::json with_applied_hash(nlohmann::json object);
+
+// True when `cluster` (an object as the server holds it, e.g. from an informer cache) already has
+// everything `desired` (stamped by with_applied_hash) sets, so applying `desired` would change
+// nothing the operator owns:
+//  - the applied-hash annotations are equal: the last apply was of this very desired object, so
+//    no field set by an earlier apply is owed a removal (server-side apply removes owned fields
+//    left out of the next apply; a subset test alone cannot see those);
+//  - every field of `desired` other than apiVersion/kind has the same value in `cluster`
+//    (objects: each key of desired present and matching, recursively; arrays: same length and
+//    each element matching; scalars: equal, 1 == 1.0). Fields only in `cluster` (server defaults,
+//    status, other managers' fields) are ignored.
+// False for a null `cluster`. A value the server stores in another form (a quantity "0.5" kept as
+// "500m") reads as a difference: the apply is done every time, which is correct, only not saved.
+// Cost: one walk of `desired` (no serialisation: the hashes are compared as stored).
+bool cluster_holds(const nlohmann::json& desired, const nlohmann::json& cluster);
 
 // The traffic-publication ConfigMap (spec.failover.trafficPublication.configMapName, in the
 // service's namespace, owned by it): data has one key per region (its weight, "0".."100"),

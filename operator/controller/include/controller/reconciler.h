@@ -4,6 +4,10 @@
 // (field manager "deepseek-operator", force: drift in owned fields is repaired, fields it does not
 // own are left to their owners), and writes status: observedGeneration, replicas, conditions
 // Ready/Progressing/Degraded/ScalingActive/ScalingLimited, per-region counts, the scale selector.
+// An object is applied only when its cache entry does not already hold the desired one
+// (cluster_holds in desired_objects.h: missing, a spec or replica change, an owned field edited or
+// removed in the cluster); an object without a cache is applied on every reconcile. Status is
+// patched only when it changed.
 // Failover between the local regions (controller/failover.h): status.primaryRegion is the active
 // primary, status.regions[] carry the weights and the timers; events FailedOver/FailedBack; a
 // pending switch requeues the key for the time left; with spec.failover.trafficPublication the
@@ -46,6 +50,17 @@ struct ReconcilerOptions {
   // ScalingLimited=True of the reconciler's own (min/max or GPU budget clamp), which stays. The
   // reconciler stays the one writer of status.
   std::function<std::optional<kube::Json>(const api::DeepSeekService&)> autoscaling_status;
+  // Informer caches of the Services and PodDisruptionBudgets the operator manages (keyed
+  // "namespace/name"), to skip applying what they already hold. Null: applied on every reconcile.
+  // When set, their informers must enqueue the owning service on every change and delete
+  // (service_index() gives its key), or a deleted or edited object waits for the next resync.
+  const kube::Indexer* service_cache = nullptr;
+  const kube::Indexer* pdb_cache = nullptr;
+  // Told, for each owned object a reconcile builds, its kind ("Deployment", "Service",
+  // "PodDisruptionBudget", "ConfigMap" for the traffic weights) and whether it was applied (false:
+  // its cache held it, no request). May be empty. run_command.cc counts these in
+  // deepseek_operator_applies_total.
+  std::function<void(const std::string& kind, bool applied)> on_apply;
   // Told after each reconcile whether the service is failed over (its active primary is not the
   // configured one), and nullopt once it is deleted: the deepseek_operator_region_failed_over
   // gauge. May be empty.

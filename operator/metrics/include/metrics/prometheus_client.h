@@ -17,7 +17,8 @@
 //     for `breaker_cooldown` every query fails at once (same kind, attempts 0, a message saying it
 //     was not sent and why), then the next query probes with a single attempt, and a success
 //     closes it. Without it a Prometheus that stops answering costs every service of a decision
-//     period max_attempts * timeout (100 services: 52 minutes or more per period at the defaults).
+//     period max_attempts * timeout (100 services read one at a time: 52 minutes or more at the
+//     defaults).
 // TLS certificates are verified (system roots, or the CA file given); the bearer token file is
 // re-read for each request (rotation) and never logged or put into a message.
 #pragma once

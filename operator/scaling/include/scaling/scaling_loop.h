@@ -58,6 +58,11 @@ struct ScalingLoopOptions {
   // Self-metrics; may be null.
   std::shared_ptr<ScalingMetrics> metrics;
   std::function<void(const std::string& message)> on_log;
+  // Services decided at once within a pass (>= 1). A decision mostly waits on Prometheus (two
+  // instant queries; a range query when it refits), so a pass over N services takes about
+  // N / workers query times instead of N. The hooks below must then be thread-safe:
+  // record_event, enqueue and on_log may be called from several threads at once.
+  int workers = 4;
 };
 
 class ScalingLoop {
@@ -75,9 +80,9 @@ class ScalingLoop {
   void start();
   void stop();
 
-  // One pass: a decision for every service in the cache with autoscaling enabled; services gone
-  // from the cache are forgotten. Thread-safe against the hooks below; not to be called
-  // concurrently with itself.
+  // One pass: a decision for every service in the cache with autoscaling enabled (up to
+  // options.workers at once, each service by one thread); services gone from the cache are
+  // forgotten. Thread-safe against the hooks below; not to be called concurrently with itself.
   void run_once(Seconds now);
 
   // The reconciler's hooks (controller::ReconcilerOptions), thread-safe. desired_replicas: the

@@ -1,0 +1,311 @@
+// DeepSeekServiceReconciler against FakeClient with informer-like caches: it writes a Deployment,
+// Service or PDB only when the cached object lacks what the operator owns (missing, a spec change,
+// a replica change, an owned field edited or removed in the cluster), and skips the write when the
+// cache already holds it, whatever else the server or other managers added.
+#include "controller/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "controller/desired_objects.h"
+#include "kube/fake_client.h"
+
+namespace dso::controller {
+namespace {
+
+using kube::Json;
+using kube::Resource;
+
+// Forwards to a FakeClient and records every write as "VERB resource name[/subresource]".
+class RecordingClient final : public kube::KubeClient {
+ public:
+  explicit RecordingClient(std::shared_ptr<kube::FakeClient> fake) : fake_(std::move(fake)) {}
+
+  kube::Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
+                         const std::string& subresource) override {
+    return fake_->get(r, ns, name, subresource);
+  }
+  kube::Result<kube::ObjectList> list(const Resource& r, const std::string& ns,
+                                      const kube::ListOptions& options) override {
+    return fake_->list(r, ns, options);
+  }
+  kube::Result<Json> create(const Resource& r, const std::string& ns, const Json& object) override {
+    writes.push_back("POST " + r.resource + " " + kube::meta_string(object, "name"));
+    return fake_->create(r, ns, object);
+  }
+  kube::Result<Json> update(const Resource& r, const std::string& ns, const Json& object,
+                            const std::string& subresource) override {
+    writes.push_back("PUT " + r.resource + " " + kube::meta_string(object, "name") +
+                     (subresource.empty() ? "" : "/" + subresource));
+    return fake_->update(r, ns, object, subresource);
+  }
+  kube::Result<Json> patch(const Resource& r, const std::string& ns, const std::string& name,
+                           kube::PatchType type, const Json& patch,
+                           const kube::PatchOptions& options,
+                           const std::string& subresource) override {
+    writes.push_back("PATCH " + r.resource + " " + name +
+                     (subresource.empty() ? "" : "/" + subresource));
+    return fake_->patch(r, ns, name, type, patch, options, subresource);
+  }
+  kube::Result<Json> remove(const Resource& r, const std::string& ns, const std::string& name,
+                            const kube::DeleteOptions& options) override {
+    return fake_->remove(r, ns, name, options);
+  }
+  kube::Result<void> watch(const Resource& r, const std::string& ns,
+                           const kube::WatchOptions& options,
+                           const std::function<void(kube::WatchEvent&&)>& on_event,
+                           std::stop_token stop) override {
+    return fake_->watch(r, ns, options, on_event, std::move(stop));
+  }
+  kube::Result<std::vector<kube::ApiResource>> discover(const std::string& gv) override {
+    return fake_->discover(gv);
+  }
+  kube::Result<std::vector<std::string>> server_group_versions() override {
+    return fake_->server_group_versions();
+  }
+
+  std::vector<std::string> writes;
+
+ private:
+  std::shared_ptr<kube::FakeClient> fake_;
+};
+
+Json service_object(int replicas, const std::string& image = "registry.example/server:1") {
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", api::kKind},
+          {"metadata", {{"name", "chat"}, {"namespace", "ml"}, {"uid", "chat-uid"}}},
+          {"spec",
+           {{"model", {{"name", "deepseek-chat"}, {"image", image}}},
+            {"resources", {{"gpusPerPod", 1}, {"cpu", "100m"}, {"memory", "128Mi"}}},
+            {"replicas", replicas},
+            {"autoscaling", {{"enabled", false}}}}}};
+}
+
+// The cluster (FakeClient), informer-like caches of what the reconciler reads, and the reconciler.
+struct Harness {
+  explicit Harness(bool cache_services_and_pdbs = true, Json object = service_object(2)) {
+    fake = std::make_shared<kube::FakeClient>();
+    client = std::make_shared<RecordingClient>(fake);
+    EXPECT_TRUE(fake->create(DeepSeekServiceReconciler::deepseek_services(), "ml", object));
+    deployments.add_index(DeepSeekServiceReconciler::kServiceIndex,
+                          DeepSeekServiceReconciler::service_index());
+    ReconcilerOptions o;
+    o.now_rfc3339 = [] { return std::string("2026-11-28T10:00:00Z"); };
+    o.desired_replicas = [this](const api::DeepSeekService&) { return decided; };
+    o.record_event = [this](const Json&, const std::string&, const std::string& reason,
+                            const std::string&) { events.push_back(reason); };
+    o.on_apply = [this](const std::string& kind, bool applied) {
+      ++(applied ? applies : skips)[kind];
+    };
+    if (cache_services_and_pdbs) {
+      o.service_cache = &service_cache;
+      o.pdb_cache = &pdb_cache;
+    }
+    reconciler = std::make_unique<DeepSeekServiceReconciler>(client, services, deployments, o);
+    sync();
+  }
+
+  // What the informers would hold once caught up: every object of each resource.
+  void sync() {
+    fill(services, DeepSeekServiceReconciler::deepseek_services());
+    fill(deployments, DeepSeekServiceReconciler::deployments());
+    fill(service_cache, DeepSeekServiceReconciler::services());
+    fill(pdb_cache, DeepSeekServiceReconciler::pod_disruption_budgets("policy/v1"));
+  }
+  void fill(kube::Indexer& cache, const Resource& r) {
+    for (const std::string& key : cache.keys()) cache.erase(key);
+    const auto list = fake->list(r, "ml", {});
+    ASSERT_TRUE(list);
+    for (const Json& o : list->items)
+      cache.upsert(kube::object_key(o), std::make_shared<const Json>(o));
+  }
+
+  // Reconciles once; returns the writes it made.
+  std::vector<std::string> reconcile() {
+    client->writes.clear();
+    const auto r = reconciler->reconcile("ml/chat");
+    EXPECT_EQ(r.kind, kube::ReconcileResult::Kind::kDone) << r.error;
+    return client->writes;
+  }
+  // Reconciles until nothing more is written (the status settles), syncing the caches between.
+  void settle() {
+    for (int i = 0; i < 3; ++i) {
+      const auto w = reconcile();
+      sync();
+      if (w.empty()) return;
+    }
+    FAIL() << "still writing after 3 reconciles";
+  }
+
+  Json get(const Resource& r, const std::string& name) {
+    auto got = fake->get(r, "ml", name);
+    EXPECT_TRUE(got) << name;
+    return got ? *got : Json();
+  }
+  void put(const Resource& r, const Json& object) { ASSERT_TRUE(fake->update(r, "ml", object)); }
+  void edit_service_spec(const Json& object) {
+    Json current = get(DeepSeekServiceReconciler::deepseek_services(), "chat");
+    current["spec"] = object["spec"];
+    put(DeepSeekServiceReconciler::deepseek_services(), current);
+  }
+
+  std::shared_ptr<kube::FakeClient> fake;
+  std::shared_ptr<RecordingClient> client;
+  kube::Indexer services, deployments, service_cache, pdb_cache;
+  std::unique_ptr<DeepSeekServiceReconciler> reconciler;
+  std::optional<int> decided;
+  std::map<std::string, int> applies, skips;  // on_apply, by kind
+  std::vector<std::string> events;
+};
+
+const Resource kDeployments = DeepSeekServiceReconciler::deployments();
+const Resource kServices = DeepSeekServiceReconciler::services();
+const Resource kPdbs = DeepSeekServiceReconciler::pod_disruption_budgets("policy/v1");
+
+const std::vector<std::string> kAllThree = {"PATCH deployments chat-default",
+                                            "PATCH services chat-default",
+                                            "PATCH poddisruptionbudgets chat-default"};
+
+TEST(ReconcilerWrites, EverythingIsAppliedFirstThenNothingWhileTheCacheMatches) {
+  Harness h;
+  auto first = h.reconcile();
+  const std::map<std::string, int> once = {
+      {"Deployment", 1}, {"PodDisruptionBudget", 1}, {"Service", 1}};
+  EXPECT_EQ(h.applies, once);
+  ASSERT_GE(first.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(first.begin(), first.begin() + 3), kAllThree);
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 2);
+  h.settle();
+  // Steady state: the caches hold what the operator owns; a resync writes nothing.
+  h.skips.clear();
+  EXPECT_EQ(h.reconcile(), std::vector<std::string>{});
+  EXPECT_EQ(h.reconcile(), std::vector<std::string>{});
+  const std::map<std::string, int> twice = {
+      {"Deployment", 2}, {"PodDisruptionBudget", 2}, {"Service", 2}};
+  EXPECT_EQ(h.skips, twice);
+}
+
+TEST(ReconcilerWrites, FieldsAddedByTheServerOrOtherManagersDoNotCauseAWrite) {
+  Harness h;
+  h.settle();
+  // Server defaults, status, a foreign annotation and label: none are the operator's.
+  Json d = h.get(kDeployments, "chat-default");
+  d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "1";
+  d["metadata"]["labels"]["team"] = "inference";
+  d["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/dev/termination-log";
+  d["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst";
+  d["status"] = {{"replicas", 2}, {"readyReplicas", 2}, {"updatedReplicas", 2}};
+  h.put(kDeployments, d);
+  Json s = h.get(kServices, "chat-default");
+  s["spec"]["clusterIP"] = "10.0.0.12";
+  s["spec"]["sessionAffinity"] = "None";
+  h.put(kServices, s);
+  h.sync();
+  const auto w = h.reconcile();
+  for (const auto& write : w)
+    EXPECT_EQ(write.find("PATCH deployments"), std::string::npos) << write;
+  for (const auto& write : w) EXPECT_EQ(write.find("PATCH services"), std::string::npos) << write;
+  for (const auto& write : w)
+    EXPECT_EQ(write.find("PATCH poddisruptionbudgets"), std::string::npos);
+}
+
+TEST(ReconcilerWrites, ASpecChangeIsWritten) {
+  Harness h;
+  h.settle();
+  h.edit_service_spec(service_object(2, "registry.example/server:2"));
+  h.sync();
+  const auto w = h.reconcile();
+  ASSERT_FALSE(w.empty());
+  EXPECT_EQ(w[0], "PATCH deployments chat-default");
+  EXPECT_EQ(
+      h.get(kDeployments, "chat-default")["spec"]["template"]["spec"]["containers"][0]["image"],
+      "registry.example/server:2");
+  // The Service and PDB do not depend on the image: not rewritten.
+  for (const auto& write : w) EXPECT_EQ(write.find("PATCH services"), std::string::npos) << write;
+}
+
+TEST(ReconcilerWrites, AReplicaChangeIsWritten) {
+  Harness h(true, [] {
+    Json o = service_object(2);
+    o["spec"]["autoscaling"] = {{"enabled", true}, {"minReplicas", 1}, {"maxReplicas", 10}};
+    return o;
+  }());
+  h.settle();
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 1);  // held at minReplicas
+  h.decided = 5;                                                          // the autoscaler decides
+  const auto w = h.reconcile();
+  ASSERT_FALSE(w.empty());
+  EXPECT_EQ(w[0], "PATCH deployments chat-default");
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 5);
+  h.settle();
+  EXPECT_EQ(h.reconcile(), std::vector<std::string>{});
+}
+
+TEST(ReconcilerWrites, AnOwnedFieldEditedInTheClusterIsReverted) {
+  Harness h;
+  h.settle();
+  Json d = h.get(kDeployments, "chat-default");  // kubectl edit / kubectl scale
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "evil.example/server:6";
+  d["spec"]["replicas"] = 7;
+  h.put(kDeployments, d);
+  h.sync();
+  const auto w = h.reconcile();
+  ASSERT_FALSE(w.empty());
+  EXPECT_EQ(w[0], "PATCH deployments chat-default");
+  const Json now = h.get(kDeployments, "chat-default");
+  EXPECT_EQ(now["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example/server:1");
+  EXPECT_EQ(now["spec"]["replicas"], 2);
+}
+
+TEST(ReconcilerWrites, AnOwnedFieldRemovedInTheClusterIsWrittenBack) {
+  Harness h;
+  h.settle();
+  Json p = h.get(kPdbs, "chat-default");
+  p["spec"].erase("maxUnavailable");
+  p["metadata"]["labels"].erase(kRegionLabel);
+  h.put(kPdbs, p);
+  h.sync();
+  EXPECT_EQ(h.reconcile(), std::vector<std::string>{"PATCH poddisruptionbudgets chat-default"});
+  EXPECT_EQ(h.get(kPdbs, "chat-default")["spec"]["maxUnavailable"], 1);
+}
+
+TEST(ReconcilerWrites, AnEditedHashAnnotationIsWrittenBack) {
+  // The cluster holds every owned field but the hash says it was applied from another desired
+  // object (e.g. one that set a field since dropped): apply, so server-side apply removes it.
+  Harness h;
+  h.settle();
+  Json s = h.get(kServices, "chat-default");
+  s["metadata"]["annotations"][kAppliedHashAnnotation] = "0000000000000000";
+  h.put(kServices, s);
+  h.sync();
+  EXPECT_EQ(h.reconcile(), std::vector<std::string>{"PATCH services chat-default"});
+}
+
+TEST(ReconcilerWrites, MissingObjectsAreRecreated) {
+  Harness h;
+  h.settle();
+  ASSERT_TRUE(h.fake->remove(kServices, "ml", "chat-default"));
+  ASSERT_TRUE(h.fake->remove(kDeployments, "ml", "chat-default"));
+  h.sync();
+  const auto w = h.reconcile();
+  ASSERT_GE(w.size(), 2u);
+  EXPECT_EQ(w[0], "PATCH deployments chat-default");
+  EXPECT_EQ(w[1], "PATCH services chat-default");
+  for (const auto& write : w)
+    EXPECT_EQ(write.find("PATCH poddisruptionbudgets"), std::string::npos);
+  EXPECT_EQ(h.get(kServices, "chat-default")["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 2);
+  EXPECT_EQ(h.events.back(), "Created");
+}
+
+TEST(ReconcilerWrites, WithoutServiceAndPdbCachesThoseAreAlwaysApplied) {
+  Harness h(false);
+  for (int i = 0; i < 3; ++i) {  // the status settles; the two applies go on
+    h.reconcile();
+    h.sync();
+  }
+  EXPECT_EQ(h.reconcile(), (std::vector<std::string>{"PATCH services chat-default",
+                                                     "PATCH poddisruptionbudgets chat-default"}));
+}
+
+}  // namespace
+}  // namespace dso::controller
