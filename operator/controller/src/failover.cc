@@ -25,6 +25,14 @@ std::string counts(const RegionObservation& o) {
   return std::to_string(o.ready) + "/" + std::to_string(o.desired) + " ready";
 }
 
+// The replicas `r` gets as the active primary: `total` within its own min/max.
+int active_size(const api::Region& r, int total) {
+  int n = total;
+  if (r.min_replicas) n = std::max(n, *r.min_replicas);
+  if (r.max_replicas) n = std::min(n, *r.max_replicas);
+  return std::max(0, n);
+}
+
 milliseconds since(WallTime start, WallTime now) {
   return std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(now - start));
 }
@@ -123,7 +131,8 @@ std::optional<WallTime> parse_rfc3339(const std::string& text) {
 }
 
 FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverState& previous,
-                           const std::map<std::string, RegionObservation>& observed, WallTime now) {
+                           const std::map<std::string, RegionObservation>& observed, int total,
+                           WallTime now) {
   FailoverPlan plan;
   auto observation = [&](const std::string& name) {
     const auto it = observed.find(name);
@@ -163,21 +172,52 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
     if (!plan.requeue_after || d < *plan.requeue_after) plan.requeue_after = d;
   };
 
-  if (active != configured->name && !spec.failover.enabled) {
+  bool switched = false;
+  const std::string& home = configured->name;
+  if (active != home && !spec.failover.enabled) {
     plan.event = FailoverEvent{"Normal", "FailedBack",
-                               "failover is disabled: region " + configured->name +
-                                   " is the primary again, " + active + " back to standby"};
-    active = configured->name;
-  } else if (active != configured->name) {
-    const RegionTimers& t = plan.regions[configured->name];
+                               "failover is disabled: region " + home + " is the primary again, " +
+                                   active + " back to standby"};
+    active = home;
+    switched = true;
+  } else if (active != home && previous.failback_since) {
+    // Failback in progress: the configured primary takes over once it is available at full size.
+    const RegionObservation o = observation(home);
+    const int size = active_size(*configured, total);
+    const milliseconds scaling = since(*previous.failback_since, now);
+    const milliseconds limit = spec.model.load_timeout + spec.failover.unhealthy_after;
+    const bool up = o.desired >= size && region_available(o);
+    if (up || (scaling >= limit && o.ready >= 1)) {
+      plan.event = FailoverEvent{
+          "Normal", "FailedBack",
+          "region " + home + ": " + counts(o) + " after " + format_duration(scaling) +
+              (up ? ""
+                  : " (not all up; model.preload.loadTimeout + failover.unhealthyAfter passed)") +
+              "; it is the primary again, " + active + " back to standby"};
+      active = home;
+      switched = true;
+    } else if (scaling >= limit) {
+      plan.event = FailoverEvent{"Warning", "FailbackAborted",
+                                 "region " + home + ": " + counts(o) + " after " +
+                                     format_duration(scaling) + "; " + active +
+                                     " stays the primary, failover.healthyAfter starts over"};
+      plan.regions[home] = {};
+    } else {
+      plan.failback_since = previous.failback_since;
+      requeue_within(limit - scaling);
+    }
+  } else if (active != home) {
+    const RegionTimers& t = plan.regions[home];
     if (t.available_since) {
       const milliseconds up = since(*t.available_since, now);
       if (up >= spec.failover.healthy_after) {
-        plan.event = FailoverEvent{
-            "Normal", "FailedBack",
-            "region " + configured->name + ": " + counts(observation(configured->name)) + " for " +
-                format_duration(up) + "; it is the primary again, " + active + " back to standby"};
-        active = configured->name;
+        plan.event = FailoverEvent{"Normal", "FailingBack",
+                                   "region " + home + ": " + counts(observation(home)) + " for " +
+                                       format_duration(up) + "; scaling it to " +
+                                       std::to_string(active_size(*configured, total)) +
+                                       " replicas before it takes over from " + active};
+        plan.failback_since = now;
+        requeue_within(spec.model.load_timeout + spec.failover.unhealthy_after);
       } else {
         requeue_within(spec.failover.healthy_after - up);
       }
@@ -206,12 +246,17 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
                                      format_duration(down) + "; standby " + target->name + " (" +
                                      counts(observation(target->name)) + ") is the primary now"};
       active = target->name;
+      switched = true;
     } else {
       requeue_within(spec.failover.unhealthy_after - down);
     }
   }
-  // A switch just made starts the new active's timers afresh; nothing is pending on them.
-  if (plan.event) plan.requeue_after.reset();
+  // A switch just made starts the new active's timers afresh; nothing is pending on them, and a
+  // failback in progress ends with it.
+  if (switched) {
+    plan.requeue_after.reset();
+    plan.failback_since.reset();
+  }
 
   plan.active_primary = active;
   plan.failed_over = active != configured->name;
@@ -233,7 +278,8 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
 
 std::map<std::string, int> plan_region_replicas_with_active(const api::DeepSeekServiceSpec& spec,
                                                             int total,
-                                                            const std::string& active_primary) {
+                                                            const std::string& active_primary,
+                                                            bool failing_back) {
   const api::Region* configured = api::primary_region(spec);
   if (configured == nullptr || active_primary == configured->name ||
       find_region(spec, active_primary) == nullptr) {
@@ -245,7 +291,7 @@ std::map<std::string, int> plan_region_replicas_with_active(const api::DeepSeekS
     if (r.name == active_primary) {
       replicas = total;
     } else if (r.name == configured->name) {
-      replicas = std::max(replicas, 1);
+      replicas = failing_back ? total : std::max(replicas, 1);
     }
     if (r.min_replicas) replicas = std::max(replicas, *r.min_replicas);
     if (r.max_replicas) replicas = std::min(replicas, *r.max_replicas);

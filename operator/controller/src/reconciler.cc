@@ -51,6 +51,8 @@ FailoverState previous_failover_state(const Json& object) {
   const Json status = object.value("status", Json::object());
   if (status.contains("primaryRegion") && status["primaryRegion"].is_string())
     state.active_primary = status["primaryRegion"].get<std::string>();
+  if (status.contains("failbackSince") && status["failbackSince"].is_string())
+    state.failback_since = parse_rfc3339(status["failbackSince"]);
   for (const Json& r : status.value("regions", Json::array())) {
     if (!r.is_object() || !r.contains("name") || !r["name"].is_string()) continue;
     RegionTimers t;
@@ -214,8 +216,9 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
           ? parse_rfc3339(options_.now_rfc3339()).value_or(std::chrono::system_clock::now())
           : std::chrono::system_clock::now();
   const FailoverPlan failover =
-      plan_failover(spec, previous_failover_state(object), observations, now);
-  const auto per_region = plan_region_replicas_with_active(spec, total, failover.active_primary);
+      plan_failover(spec, previous_failover_state(object), observations, total, now);
+  const auto per_region = plan_region_replicas_with_active(spec, total, failover.active_primary,
+                                                           failover.failback_since.has_value());
   BuildOptions build;
   build.pdb_api_version = options_.pdb_api_version;
   int desired_sum = 0, ready_sum = 0;
@@ -340,6 +343,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   status["ready"] = std::to_string(ready_sum) + "/" + std::to_string(desired_sum);
   status["selector"] = service_selector(dss);
   status["primaryRegion"] = failover.active_primary;  // the active one (failover.h)
+  if (failover.failback_since) status["failbackSince"] = format_rfc3339(*failover.failback_since);
   status["regions"] = regions;
   const bool all_ready = ready_sum >= desired_sum;
   conditions.push_back(condition("Ready", all_ready,

@@ -360,8 +360,18 @@ TEST_F(OperatorTest, FailsOverToAStandbyRegionAndBack) {
                                   traffic().value("us-east", "") == "100";
                          }))
       << get_dss("ha").dump(2) << traffic().dump();
-  cluster_.sh("kubectl -n operator-it get events --field-selector reason=FailedBack -o name", &out);
-  EXPECT_FALSE(out.empty()) << "a FailedBack event is recorded";
+  cluster_.sh(
+      "kubectl -n operator-it get events --field-selector reason=FailingBack "
+      "-o jsonpath='{.items[*].message}'",
+      &out);
+  EXPECT_NE(out.find("scaling it to 3 replicas before it takes over from eu-west"),
+            std::string::npos)
+      << "failback scales us-east up first: " << out;
+  cluster_.sh(
+      "kubectl -n operator-it get events --field-selector reason=FailedBack "
+      "-o jsonpath='{.items[*].message}'",
+      &out);
+  EXPECT_NE(out.find("region us-east: 3/3 ready after"), std::string::npos) << out;
 
   ASSERT_EQ(cluster_.sh("kubectl -n operator-it delete dss ha", &out), 0) << out;
   EXPECT_TRUE(eventually(60, [&] {

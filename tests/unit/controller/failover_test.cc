@@ -1,6 +1,8 @@
 // The failover planner (controller/failover.h): when a region counts as available, failover after
 // exactly unhealthyAfter (not before), a flap restarts the timer, no available standby means no
-// failover, failback after healthyAfter, failover disabled, the replica split and the weights.
+// failover, failback after healthyAfter (make-before-break: scaled up first, then the switch, or
+// after a limit the switch anyway or an abort), failover disabled, the replica split and the
+// weights.
 #include "controller/failover.h"
 
 #include <gtest/gtest.h>
@@ -41,10 +43,11 @@ struct Driver {
   api::DeepSeekServiceSpec spec = spec3();
   FailoverState state;
   std::vector<FailoverEvent> events;
-  FailoverPlan step(const Obs& observed, WallTime now) {
-    FailoverPlan p = plan_failover(spec, state, observed, now);
+  FailoverPlan step(const Obs& observed, WallTime now, int total = 4) {
+    FailoverPlan p = plan_failover(spec, state, observed, total, now);
     state.active_primary = p.active_primary;
     state.regions = p.regions;
+    state.failback_since = p.failback_since;
     if (p.event) events.push_back(*p.event);
     return p;
   }
@@ -144,14 +147,78 @@ TEST(Failover, FailsBackAfterHealthyAfter) {
   p = d.step(us_back, kT0 + minutes(15) - seconds(1));
   EXPECT_EQ(p.active_primary, "eu");
   EXPECT_EQ(*p.requeue_after, seconds(1));
+  // Make-before-break: us is scaled to the total first, eu keeps it and the traffic.
   p = d.step(us_back, kT0 + minutes(15));
-  EXPECT_EQ(p.active_primary, "us");
-  EXPECT_FALSE(p.failed_over);
+  EXPECT_EQ(p.active_primary, "eu");
+  ASSERT_TRUE(p.failback_since);
+  EXPECT_EQ(*p.failback_since, kT0 + minutes(15));
+  EXPECT_EQ(*p.requeue_after, minutes(22));  // loadTimeout (20m default) + unhealthyAfter
   ASSERT_EQ(d.events.size(), 2u);
   EXPECT_EQ(d.events[1].type, "Normal");
-  EXPECT_EQ(d.events[1].reason, "FailedBack");
-  EXPECT_EQ(d.events[1].message,
-            "region us: 1/1 ready for 10m0s; it is the primary again, eu back to standby");
+  EXPECT_EQ(d.events[1].reason, "FailingBack");
+  EXPECT_EQ(
+      d.events[1].message,
+      "region us: 1/1 ready for 10m0s; scaling it to 4 replicas before it takes over from eu");
+  EXPECT_EQ(p.weights["eu"], 100);
+  EXPECT_EQ(p.weights["us"], 0);
+  EXPECT_EQ(plan_region_replicas_with_active(d.spec, 4, p.active_primary, true),
+            (std::map<std::string, int>{{"us", 4}, {"eu", 4}, {"ap", 2}}));
+  // Not yet available at the new size (1 of 4): eu stays.
+  p = d.step(Obs{{"us", {4, 1}}, {"eu", {4, 4}}, {"ap", {2, 2}}}, kT0 + minutes(16));
+  EXPECT_EQ(p.active_primary, "eu");
+  EXPECT_EQ(*p.requeue_after, minutes(21));
+  EXPECT_EQ(d.events.size(), 2u);
+  // Half of 4 Ready: us takes over.
+  p = d.step(Obs{{"us", {4, 2}}, {"eu", {4, 4}}, {"ap", {2, 2}}}, kT0 + minutes(17));
+  EXPECT_EQ(p.active_primary, "us");
+  EXPECT_FALSE(p.failed_over);
+  EXPECT_FALSE(p.failback_since);
+  EXPECT_FALSE(p.requeue_after);
+  ASSERT_EQ(d.events.size(), 3u);
+  EXPECT_EQ(d.events[2].reason, "FailedBack");
+  EXPECT_EQ(d.events[2].message,
+            "region us: 2/4 ready after 2m0s; it is the primary again, eu back to standby");
+  EXPECT_EQ(p.weights["us"], 100);
+}
+
+// Starts a failback at t0+15m (us down at t0, eu active from t0+2m, us back from t0+5m).
+Driver failing_back() {
+  Driver d;
+  d.step(kUsDown, kT0);
+  d.step(kUsDown, kT0 + minutes(2));
+  const Obs us_back{{"us", {1, 1}}, {"eu", {4, 4}}, {"ap", {2, 2}}};
+  d.step(us_back, kT0 + minutes(5));
+  d.step(us_back, kT0 + minutes(15));
+  EXPECT_TRUE(d.state.failback_since);
+  return d;
+}
+
+TEST(Failover, FailbackTakesOverAnywayAfterTheLimitWhenSomethingIsReady) {
+  Driver d = failing_back();
+  const Obs partly{{"us", {4, 1}}, {"eu", {4, 4}}, {"ap", {2, 2}}};
+  EXPECT_EQ(d.step(partly, kT0 + minutes(37) - seconds(1)).active_primary, "eu");
+  auto p = d.step(partly, kT0 + minutes(37));
+  EXPECT_EQ(p.active_primary, "us");
+  EXPECT_EQ(d.events.back().reason, "FailedBack");
+  EXPECT_NE(d.events.back().message.find("not all up"), std::string::npos)
+      << d.events.back().message;
+}
+
+TEST(Failover, FailbackIsAbortedWhenNothingComesUp) {
+  Driver d = failing_back();
+  const Obs dead{{"us", {4, 0}}, {"eu", {4, 4}}, {"ap", {2, 2}}};
+  d.step(dead, kT0 + minutes(20));
+  auto p = d.step(dead, kT0 + minutes(37));
+  EXPECT_EQ(p.active_primary, "eu");
+  EXPECT_FALSE(p.failback_since);
+  EXPECT_EQ(p.regions["us"], RegionTimers{});
+  EXPECT_EQ(d.events.back().type, "Warning");
+  EXPECT_EQ(d.events.back().reason, "FailbackAborted");
+  EXPECT_EQ(plan_region_replicas_with_active(d.spec, 4, "eu", false)["us"], 1);
+  // healthyAfter starts over from the next time us is available.
+  p = d.step(Obs{{"us", {1, 1}}, {"eu", {4, 4}}, {"ap", {2, 2}}}, kT0 + minutes(38));
+  EXPECT_EQ(*p.regions["us"].available_since, kT0 + minutes(38));
+  EXPECT_EQ(*p.requeue_after, minutes(10));
 }
 
 TEST(Failover, AFlapOfTheRecoveringPrimaryRestartsTheFailbackTimer) {
@@ -163,8 +230,8 @@ TEST(Failover, AFlapOfTheRecoveringPrimaryRestartsTheFailbackTimer) {
   d.step(us_back, kT0 + minutes(3));
   d.step(us_gone, kT0 + minutes(12));
   d.step(us_back, kT0 + minutes(13));
-  EXPECT_EQ(d.step(us_back, kT0 + minutes(22)).active_primary, "eu");
-  EXPECT_EQ(d.step(us_back, kT0 + minutes(23)).active_primary, "us");
+  EXPECT_FALSE(d.step(us_back, kT0 + minutes(22)).failback_since);
+  EXPECT_TRUE(d.step(us_back, kT0 + minutes(23)).failback_since);  // failback starts
 }
 
 TEST(Failover, DisabledNeverFailsOverAndUndoesAPreviousFailover) {

@@ -183,14 +183,29 @@ TEST(ReconcilerFailover, FailsOverPublishesAndFailsBack) {
   EXPECT_EQ(r.requeue_after, d(minutes(10)));
   EXPECT_EQ(f.region_status("us")["availableSince"], "2027-01-15T08:03:00Z");
   EXPECT_EQ(f.region_status("us")["weight"], 0);  // recovering: no traffic until failback
+  // Make-before-break: us is scaled up while eu keeps the replicas and the traffic.
   f.now = kT0 + minutes(13);
+  r = f.reconcile();
+  ASSERT_EQ(r.kind, kube::ReconcileResult::Kind::kRequeueAfter) << r.error;
+  EXPECT_EQ(r.requeue_after, d(minutes(22)));
+  EXPECT_EQ(f.status()["primaryRegion"], "eu");
+  EXPECT_EQ(f.status()["failbackSince"], "2027-01-15T08:13:00Z");
+  EXPECT_EQ(f.replicas("us"), 4);
+  EXPECT_EQ(f.replicas("eu"), 4);
+  EXPECT_EQ(f.config_map()["data"]["primary"], "eu");
+  EXPECT_EQ(f.events.back(),
+            "Normal FailingBack region us: 1/1 ready for 10m0s; scaling it to 4 replicas before it "
+            "takes over from eu");
+  // us has its 4 Ready (the cache shows them): it takes over.
+  f.now = kT0 + minutes(13) + seconds(20);
   r = f.reconcile();
   ASSERT_EQ(r.kind, kube::ReconcileResult::Kind::kDone) << r.error;
   EXPECT_EQ(f.status()["primaryRegion"], "us");
+  EXPECT_FALSE(f.status().contains("failbackSince"));
   EXPECT_EQ(f.replicas("us"), 4);
   EXPECT_EQ(f.replicas("eu"), 1);
   EXPECT_EQ(f.events.back(),
-            "Normal FailedBack region us: 1/1 ready for 10m0s; it is the primary again, eu back "
+            "Normal FailedBack region us: 4/4 ready after 0m20s; it is the primary again, eu back "
             "to standby");
   EXPECT_EQ(f.config_map()["data"]["primary"], "us");
   EXPECT_EQ(f.gauge["ml/chat"], std::optional<bool>(false));

@@ -11,7 +11,13 @@
 //   break for spec.failover.unhealthyAfter and a local standby is available, the first available
 //   standby (spec order) becomes the active primary (Warning event FailedOver).
 // - When the configured primary is not active and has been available without a break for
-//   spec.failover.healthyAfter, it becomes active again (Normal event FailedBack).
+//   spec.failover.healthyAfter, failback starts, make-before-break (Normal event FailingBack): the
+//   configured primary is scaled to the total while the active standby keeps it and the traffic.
+//   When the configured primary is available at that size (ready >= ceil(size / 2)), it becomes
+//   active again (Normal event FailedBack). If it is not within model.preload.loadTimeout +
+//   failover.unhealthyAfter, it takes over anyway when it has a Ready replica (the cluster may lack
+//   the GPUs to run both regions at full size), else failback is abandoned (Warning event
+//   FailbackAborted) and healthyAfter starts over.
 // - spec.failover.enabled=false: the configured primary is always active (a previous failover is
 //   undone at once, with a FailedBack event).
 #pragma once
@@ -47,6 +53,7 @@ struct RegionTimers {
 struct FailoverState {
   std::string active_primary;
   std::map<std::string, RegionTimers> regions;
+  std::optional<WallTime> failback_since;  // a failback in progress (status.failbackSince)
 };
 
 struct FailoverEvent {
@@ -60,7 +67,9 @@ struct FailoverPlan {
   bool failed_over = false;    // active_primary differs from the configured primary
   std::map<std::string, RegionTimers> regions;  // local regions only
   std::map<std::string, bool> available;        // local regions only
-  std::map<std::string, int> weights;           // every region; sums to 100 or all 0
+  // Set while a failback is in progress: the configured primary is scaled to the total too.
+  std::optional<WallTime> failback_since;
+  std::map<std::string, int> weights;  // every region; sums to 100 or all 0
   std::optional<FailoverEvent> event;
   // When a switch is pending on a timer (no watch event will come): look again after this.
   std::optional<std::chrono::milliseconds> requeue_after;
@@ -70,17 +79,21 @@ struct FailoverPlan {
 bool region_available(const RegionObservation& o);
 
 // Plans one step. `observed` holds the local regions (region.cluster unset) by name; a local
-// region missing there counts as desired 0. O(regions).
+// region missing there counts as desired 0. `total` is the service's total replicas (what the
+// active primary gets). O(regions).
 FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverState& previous,
-                           const std::map<std::string, RegionObservation>& observed, WallTime now);
+                           const std::map<std::string, RegionObservation>& observed, int total,
+                           WallTime now);
 
 // plan_region_replicas with `active_primary` in place of the configured primary: it takes the
 // total (within its own min/max); the configured primary, while not active, keeps
 // max(its minReplicas, 1) (within its max) so that it can recover; other standbys keep their
-// minReplicas. An empty or unknown active_primary: the configured split. O(regions).
+// minReplicas. While `failing_back`, the configured primary gets the total (within its min/max)
+// too. An empty or unknown active_primary: the configured split. O(regions).
 std::map<std::string, int> plan_region_replicas_with_active(const api::DeepSeekServiceSpec& spec,
                                                             int total,
-                                                            const std::string& active_primary);
+                                                            const std::string& active_primary,
+                                                            bool failing_back = false);
 
 // "1m30s" style for messages (whole seconds). O(1).
 std::string format_duration(std::chrono::milliseconds d);

@@ -9,7 +9,8 @@
 // removed in the cluster); an object without a cache is applied on every reconcile. Status is
 // patched only when it changed.
 // Failover between the local regions (controller/failover.h): status.primaryRegion is the active
-// primary, status.regions[] carry the weights and the timers; events FailedOver/FailedBack; a
+// primary, status.regions[] carry the weights and the timers, status.failbackSince a failback in
+// progress; events FailedOver/FailingBack/FailedBack/FailbackAborted; a
 // pending switch requeues the key for the time left; with spec.failover.trafficPublication the
 // weights go to a ConfigMap (server-side apply).
 //
