@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "command.h"
+#include "controller/failover_metrics.h"
 #include "controller/reconciler.h"
 #include "kube/config.h"
 #include "kube/controller.h"
@@ -183,6 +184,11 @@ int run(std::span<char* const> args) {
   options.record_event = [recorder](const kube::Json& object, const std::string& type,
                                     const std::string& reason, const std::string& message) {
     recorder->record(object, type, reason, message);
+  };
+  auto failover_metrics = std::make_shared<controller::FailoverMetrics>(metrics->registry());
+  options.failover_state = [failover_metrics](const std::string& ns, const std::string& name,
+                                              std::optional<bool> failed_over) {
+    failover_metrics->set(ns, name, failed_over);
   };
 
   // Owned objects per reconcile: applied, or skipped because the cache already held them.

@@ -90,6 +90,11 @@ the per-namespace Roles (scope: namespace). Each verb is one the code uses; see 
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+# Traffic-weight ConfigMaps (spec.failover.trafficPublication): server-side apply (patch; create
+# when new). Never read: the operator writes what it computed.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, patch]
 # Inference pods: read-only, for cold-start measurement from pod conditions.
 - apiGroups: [""]
   resources: [pods]

@@ -356,6 +356,11 @@ std::vector<std::string> validate(const DeepSeekServiceSpec& spec) {
     if (!names.insert(r.name).second)
       problems.push_back(where + ".name \"" + r.name + "\" is used twice");
     if (r.role == RegionRole::kPrimary) ++primaries;
+    if (r.name == "primary" && !spec.failover.traffic_config_map.empty()) {
+      problems.push_back(where +
+                         ".name \"primary\" is a key of the traffic ConfigMap "
+                         "(spec.failover.trafficPublication): rename the region");
+    }
     if (r.min_replicas && r.max_replicas && *r.min_replicas > *r.max_replicas) {
       problems.push_back(where + ".minReplicas (" + std::to_string(*r.min_replicas) +
                          ") > maxReplicas (" + std::to_string(*r.max_replicas) + ")");

@@ -298,6 +298,27 @@ bool cluster_holds(const json& desired, const json& cluster) {
   return true;
 }
 
+json build_traffic_config_map(const api::DeepSeekService& dss, const std::string& active_primary,
+                              const std::map<std::string, int>& weights) {
+  json labels = json::object();
+  if (!dss.spec.regions.empty()) labels = region_labels(dss, dss.spec.regions.front());
+  labels.erase(kRegionLabel);
+  labels["app.kubernetes.io/component"] = "traffic-weights";
+  json meta{{"name", dss.spec.failover.traffic_config_map},
+            {"namespace", dss.metadata.ns},
+            {"labels", labels}};
+  if (!dss.metadata.uid.empty()) meta["ownerReferences"] = json::array({owner_reference(dss)});
+  json data = json::object();
+  json weights_json = json::object();
+  for (const auto& [region, weight] : weights) {
+    data[region] = std::to_string(weight);
+    weights_json[region] = weight;
+  }
+  data["primary"] = active_primary;
+  data["weights.json"] = weights_json.dump();
+  return json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", meta}, {"data", data}};
+}
+
 std::map<std::string, int> plan_region_replicas(const api::DeepSeekServiceSpec& spec, int total) {
   std::map<std::string, int> out;
   for (const api::Region& r : spec.regions) {

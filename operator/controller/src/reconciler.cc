@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "controller/desired_objects.h"
+#include "controller/failover.h"
 
 namespace dso::controller {
 namespace {
@@ -43,6 +44,27 @@ int int_at(const Json& object, const char* a, const char* b) {
   return object[a][b].get<int>();
 }
 
+// The failover state carried in status: status.primaryRegion (the active primary) and the timers
+// of status.regions[].
+FailoverState previous_failover_state(const Json& object) {
+  FailoverState state;
+  const Json status = object.value("status", Json::object());
+  if (status.contains("primaryRegion") && status["primaryRegion"].is_string())
+    state.active_primary = status["primaryRegion"].get<std::string>();
+  if (status.contains("failbackSince") && status["failbackSince"].is_string())
+    state.failback_since = parse_rfc3339(status["failbackSince"]);
+  for (const Json& r : status.value("regions", Json::array())) {
+    if (!r.is_object() || !r.contains("name") || !r["name"].is_string()) continue;
+    RegionTimers t;
+    for (const auto& [field, slot] : {std::pair{"unavailableSince", &t.unavailable_since},
+                                      std::pair{"availableSince", &t.available_since}}) {
+      if (r.contains(field) && r[field].is_string()) *slot = parse_rfc3339(r[field]);
+    }
+    state.regions[r["name"].get<std::string>()] = t;
+  }
+  return state;
+}
+
 }  // namespace
 
 DeepSeekServiceReconciler::DeepSeekServiceReconciler(kube::KubeClientPtr client,
@@ -53,6 +75,7 @@ DeepSeekServiceReconciler::DeepSeekServiceReconciler(kube::KubeClientPtr client,
       services_(services),
       deployments_(deployments),
       options_(std::move(options)) {
+  injected_clock_ = static_cast<bool>(options_.now_rfc3339);
   if (!options_.now_rfc3339) options_.now_rfc3339 = system_now_rfc3339;
 }
 
@@ -87,8 +110,14 @@ void DeepSeekServiceReconciler::event(const Json& object, const std::string& typ
 
 ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   const kube::ObjectPtr cached = services_.get(key);
-  if (!cached)
-    return ReconcileResult::done();  // deleted: the garbage collector removes what it owned
+  if (!cached) {
+    // Deleted: the garbage collector removes what it owned.
+    if (options_.failover_state) {
+      const auto [ns, name] = kube::split_key(key);
+      options_.failover_state(ns, name, std::nullopt);
+    }
+    return ReconcileResult::done();
+  }
   const Json& object = *cached;
   const std::int64_t generation = object["metadata"].value("generation", std::int64_t{0});
 
@@ -170,7 +199,26 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     }
   }
 
-  const auto per_region = plan_region_replicas(spec, total);
+  // Failover: which local region is the active primary, from the cached Deployments' counts and
+  // the state status carries (controller/failover.h).
+  std::map<std::string, RegionObservation> observations;
+  for (const api::Region& region : spec.regions) {
+    if (region.cluster) continue;
+    const auto it = current.find(region_object_name(dss, region));
+    if (it == current.end()) continue;
+    observations[region.name] = {int_at(*it->second, "spec", "replicas"),
+                                 int_at(*it->second, "status", "readyReplicas")};
+  }
+  // The failover timers need sub-second precision (an "unhealthyAfter: 3s" must not fire after
+  // 2.1 s): the system clock, or the injected one.
+  const WallTime now =
+      injected_clock_
+          ? parse_rfc3339(options_.now_rfc3339()).value_or(std::chrono::system_clock::now())
+          : std::chrono::system_clock::now();
+  const FailoverPlan failover =
+      plan_failover(spec, previous_failover_state(object), observations, total, now);
+  const auto per_region = plan_region_replicas_with_active(spec, total, failover.active_primary,
+                                                           failover.failback_since.has_value());
   BuildOptions build;
   build.pdb_api_version = options_.pdb_api_version;
   int desired_sum = 0, ready_sum = 0;
@@ -183,6 +231,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     if (region.cluster) {
       remote.push_back(region.name);
       region_status["healthy"] = false;
+      region_status["weight"] = 0;
       regions.push_back(region_status);
       continue;
     }
@@ -263,16 +312,38 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     region_status["desiredReplicas"] = build.replicas;
     region_status["readyReplicas"] = ready;
     region_status["healthy"] = ready >= build.replicas;
+    region_status["weight"] = failover.weights.at(region.name);
+    const RegionTimers& timers = failover.regions.at(region.name);
+    if (timers.unavailable_since)
+      region_status["unavailableSince"] = format_rfc3339(*timers.unavailable_since);
+    if (timers.available_since)
+      region_status["availableSince"] = format_rfc3339(*timers.available_since);
     regions.push_back(region_status);
   }
 
-  const api::Region* primary = api::primary_region(spec);
+  // Traffic publication: the weights, for whatever routes traffic between the regions.
+  if (!spec.failover.traffic_config_map.empty()) {
+    const Json config_map =
+        build_traffic_config_map(dss, failover.active_primary, failover.weights);
+    const auto applied =
+        client_->apply(kube::Resource::config_maps(), ns, config_map, kFieldManager, true);
+    if (!applied) {
+      event(object, "Warning", "ApplyFailed",
+            "ConfigMap " + spec.failover.traffic_config_map + ": " + applied.error().to_string());
+      return ReconcileResult::failed("apply ConfigMap " + ns + "/" +
+                                     spec.failover.traffic_config_map + ": " +
+                                     applied.error().to_string());
+    }
+    if (options_.on_apply) options_.on_apply("ConfigMap", true);  // no cache: applied every time
+  }
+
   // The service-level replicas (the scale subresource's view); regions[] has the per-region split.
   status["replicas"] = total;
   status["readyReplicas"] = ready_sum;
   status["ready"] = std::to_string(ready_sum) + "/" + std::to_string(desired_sum);
   status["selector"] = service_selector(dss);
-  status["primaryRegion"] = primary ? primary->name : "";
+  status["primaryRegion"] = failover.active_primary;  // the active one (failover.h)
+  if (failover.failback_since) status["failbackSince"] = format_rfc3339(*failover.failback_since);
   status["regions"] = regions;
   const bool all_ready = ready_sum >= desired_sum;
   conditions.push_back(condition("Ready", all_ready,
@@ -312,7 +383,17 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     }
   }
   status["conditions"] = conditions;
-  return write_status(object, status, as.enabled);
+  const ReconcileResult written = write_status(object, status, as.enabled);
+  if (written.kind != ReconcileResult::Kind::kDone) return written;
+  // After the status that records it, so that a failed write does not announce a switch twice.
+  if (failover.event)
+    event(object, failover.event->type, failover.event->reason, failover.event->message);
+  if (options_.failover_state) options_.failover_state(ns, dss.metadata.name, failover.failed_over);
+  if (failover.requeue_after) {
+    return ReconcileResult::requeue_after_delay(
+        std::chrono::duration_cast<kube::Duration>(*failover.requeue_after));
+  }
+  return written;
 }
 
 ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json status,

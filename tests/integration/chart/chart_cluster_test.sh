@@ -118,7 +118,10 @@ check_manager_rules() {  # NAMESPACE: the verbs the operator uses there
     allowed "$v" services -n "$n"
     allowed "$v" poddisruptionbudgets.policy -n "$n"
   done
-  for v in create patch; do allowed "$v" events -n "$n"; done
+  for v in create patch; do
+    allowed "$v" events -n "$n"
+    allowed "$v" configmaps -n "$n"
+  done
   for v in get list watch; do allowed "$v" pods -n "$n"; done
 }
 check_denied() {  # NAMESPACE: what the operator must never do there
@@ -134,7 +137,8 @@ check_denied() {  # NAMESPACE: what the operator must never do there
   denied patch deepseekservices.inference.deepseek.io --subresource=scale -n "$n"
   denied create pods -n "$n"
   denied delete pods -n "$n"
-  denied create configmaps -n "$n"
+  denied get configmaps -n "$n"
+  denied delete configmaps -n "$n"
   denied create leases.coordination.k8s.io -n "$n"
   denied create roles.rbac.authorization.k8s.io -n "$n"
   denied create rolebindings.rbac.authorization.k8s.io -n "$n"

@@ -3,7 +3,8 @@
 // inference pods; edits roll out; drift in owned fields is repaired and other fields are kept;
 // invalid specs are reported, not crash-looped on; a restart converges with no duplicates; a
 // reconcile with nothing to change writes nothing, while edited or deleted owned objects are put
-// back; a delete collects everything; SIGTERM exits 0.
+// back; a delete collects everything; SIGTERM exits 0; a primary region whose pods stop being Ready
+// fails over to a standby and back, with the traffic ConfigMap following.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -292,6 +293,91 @@ TEST_F(OperatorTest, InvalidSpecIsReportedWithoutCrashLooping) {
   })) << get_dss("broken").dump(2);
   EXPECT_TRUE(operator_->running());
   EXPECT_EQ(operator_->stop(SIGTERM, 30), 0);
+}
+
+TEST_F(OperatorTest, FailsOverToAStandbyRegionAndBack) {
+  kubelet_->add_node("gpu-node-eu", 8, {{"topology.kubernetes.io/region", "eu-west"}});
+  const std::string extra =
+      "    role: primary\n"
+      "  - name: eu-west\n    role: standby\n    minReplicas: 1\n    nodeSelector:\n"
+      "      topology.kubernetes.io/region: eu-west\n"
+      "  autoscaling:\n    enabled: false\n  replicas: 3\n"
+      "  failover:\n    unhealthyAfter: 3s\n    healthyAfter: 5s\n"
+      "    trafficPublication:\n      configMapName: ha-traffic\n";
+  ASSERT_EQ(apply(service("ha", extra)), 0);
+  const dso::kube::Resource config_maps{"", "v1", "configmaps", true};
+  auto traffic = [&] {
+    auto c = client_->get(config_maps, kNs, "ha-traffic");
+    return c ? (*c)["data"] : json();
+  };
+  auto primary = [&] { return get_dss("ha")["status"].value("primaryRegion", ""); };
+  auto replicas = [&](const std::string& region) {
+    return get_deployment("ha-" + region)["spec"].value("replicas", -1);
+  };
+  ASSERT_TRUE(eventually(60,
+                         [&] {
+                           return condition(get_dss("ha"), "Ready") == "True/AllReplicasReady" &&
+                                  traffic().value("us-east", "") == "100";
+                         }))
+      << get_dss("ha").dump(2) << traffic().dump() << operator_->log_text();
+  EXPECT_EQ(primary(), "us-east");
+  EXPECT_EQ(replicas("us-east"), 3);
+  EXPECT_EQ(replicas("eu-west"), 1);
+  EXPECT_EQ(traffic().value("primary", ""), "us-east");
+  EXPECT_EQ(traffic().value("eu-west", ""), "0");
+
+  // us-east's pods stop being Ready: after unhealthyAfter (a requeue, no watch event), eu-west
+  // takes the replicas and the traffic; us-east keeps one replica.
+  const auto down_at = std::chrono::steady_clock::now();
+  kubelet_->set_unready({{"inference.deepseek.io/region", "us-east"}});
+  ASSERT_TRUE(eventually(60, [&] { return primary() == "eu-west"; }))
+      << get_dss("ha").dump(2) << operator_->log_text();
+  EXPECT_GE(std::chrono::steady_clock::now() - down_at, std::chrono::seconds(3));
+  ASSERT_TRUE(eventually(30,
+                         [&] {
+                           return replicas("eu-west") == 3 && replicas("us-east") == 1 &&
+                                  traffic().value("primary", "") == "eu-west" &&
+                                  traffic().value("eu-west", "") == "100" &&
+                                  traffic().value("us-east", "") == "0";
+                         }))
+      << get_dss("ha").dump(2) << traffic().dump();
+  std::string out;
+  cluster_.sh(
+      "kubectl -n operator-it get events --field-selector reason=FailedOver "
+      "-o jsonpath='{.items[*].message}'",
+      &out);
+  EXPECT_NE(out.find("region us-east: 0/3 ready for"), std::string::npos) << out;
+  EXPECT_NE(out.find("standby eu-west"), std::string::npos) << out;
+
+  // us-east recovers: after healthyAfter it is the primary again.
+  kubelet_->set_unready({});
+  ASSERT_TRUE(eventually(60, [&] { return primary() == "us-east"; }))
+      << get_dss("ha").dump(2) << operator_->log_text();
+  ASSERT_TRUE(eventually(30,
+                         [&] {
+                           return replicas("us-east") == 3 && replicas("eu-west") == 1 &&
+                                  traffic().value("primary", "") == "us-east" &&
+                                  traffic().value("us-east", "") == "100";
+                         }))
+      << get_dss("ha").dump(2) << traffic().dump();
+  cluster_.sh(
+      "kubectl -n operator-it get events --field-selector reason=FailingBack "
+      "-o jsonpath='{.items[*].message}'",
+      &out);
+  EXPECT_NE(out.find("scaling it to 3 replicas before it takes over from eu-west"),
+            std::string::npos)
+      << "failback scales us-east up first: " << out;
+  cluster_.sh(
+      "kubectl -n operator-it get events --field-selector reason=FailedBack "
+      "-o jsonpath='{.items[*].message}'",
+      &out);
+  EXPECT_NE(out.find("/3 ready after"), std::string::npos) << out;  // judged at the full size
+
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it delete dss ha", &out), 0) << out;
+  EXPECT_TRUE(eventually(60, [&] {
+    return !client_->get(config_maps, kNs, "ha-traffic").has_value();
+  })) << "the ConfigMap is owned by the service";
+  cluster_.sh("kubectl delete node gpu-node-eu --wait=false", &out);
 }
 
 }  // namespace

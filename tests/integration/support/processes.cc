@@ -89,6 +89,11 @@ FakeKubelet::~FakeKubelet() {
   thread_.join();
 }
 
+void FakeKubelet::set_unready(const std::map<std::string, std::string>& pod_labels) {
+  std::lock_guard lock(mu_);
+  unready_ = pod_labels;
+}
+
 void FakeKubelet::add_node(const std::string& name, int gpus,
                            const std::map<std::string, std::string>& labels) {
   const kube::Resource nodes{"", "v1", "nodes", false};
@@ -138,7 +143,20 @@ void FakeKubelet::loop() {
           client_->remove(pods, ns_, name, now);
           continue;
         }
-        if (running) continue;
+        bool is_ready = false;
+        for (const auto& c :
+             pod.value("status", kube::Json::object()).value("conditions", kube::Json::array())) {
+          if (c.value("type", "") == "Ready") is_ready = c.value("status", "") == "True";
+        }
+        bool hold_unready = false;
+        {
+          std::lock_guard lock(mu_);
+          const kube::Json labels = pod["metadata"].value("labels", kube::Json::object());
+          hold_unready = !unready_.empty();
+          for (const auto& [k, v] : unready_)
+            hold_unready = hold_unready && labels.value(k, "") == v;
+        }
+        if (running && is_ready == !hold_unready) continue;
         const auto [it, inserted] = first_seen.emplace(name, std::chrono::steady_clock::now());
         if (std::chrono::steady_clock::now() - it->second < std::chrono::milliseconds(delay_ms_))
           continue;
@@ -151,14 +169,18 @@ void FakeKubelet::loop() {
         std::strftime(transition, sizeof transition, "%Y-%m-%dT%H:%M:%SZ", &tm);
         kube::Json ready = kube::Json::array();
         for (const char* type : {"Ready", "ContainersReady", "Initialized", "PodScheduled"}) {
-          ready.push_back({{"type", type}, {"status", "True"}, {"lastTransitionTime", transition}});
+          const bool is_true = !hold_unready || (std::string(type) != "Ready" &&
+                                                 std::string(type) != "ContainersReady");
+          ready.push_back({{"type", type},
+                           {"status", is_true ? "True" : "False"},
+                           {"lastTransitionTime", transition}});
         }
         kube::Json statuses = kube::Json::array();
         for (const auto& c : pod["spec"]["containers"]) {
           statuses.push_back({{"name", c["name"]},
                               {"image", c["image"]},
                               {"imageID", ""},
-                              {"ready", true},
+                              {"ready", !hold_unready},
                               {"restartCount", 0},
                               {"started", true},
                               {"state", {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}}}});

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,7 +39,9 @@ class ChildProcess {
 };
 
 // Plays the kubelet's part for pods bound to fake nodes: marks every scheduled pod of `ns` Running
-// and Ready (after `delay_ms`), and creates GPU nodes with a region label.
+// and Ready (after `delay_ms`), and creates GPU nodes with a region label. Pods whose labels
+// include every pair of set_unready's selector are marked (and kept) Running but not Ready, as a
+// failing region's would be; clearing the selector makes them Ready again.
 class FakeKubelet {
  public:
   FakeKubelet(kube::KubeClientPtr client, std::string ns, int delay_ms = 200);
@@ -45,12 +49,16 @@ class FakeKubelet {
   // A Ready node with `gpus` nvidia.com/gpu and the given labels.
   void add_node(const std::string& name, int gpus,
                 const std::map<std::string, std::string>& labels);
+  // Pods matching `pod_labels` (all pairs) are held not Ready; empty: none. Thread-safe.
+  void set_unready(const std::map<std::string, std::string>& pod_labels);
 
  private:
   void loop();
   kube::KubeClientPtr client_;
   std::string ns_;
   int delay_ms_;
+  std::mutex mu_;
+  std::map<std::string, std::string> unready_;  // guarded by mu_
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

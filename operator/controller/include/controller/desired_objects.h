@@ -67,6 +67,13 @@ nlohmann::json with_applied_hash(nlohmann::json object);
 // Cost: one walk of `desired` (no serialisation: the hashes are compared as stored).
 bool cluster_holds(const nlohmann::json& desired, const nlohmann::json& cluster);
 
+// The traffic-publication ConfigMap (spec.failover.trafficPublication.configMapName, in the
+// service's namespace, owned by it): data has one key per region (its weight, "0".."100"),
+// "primary" (the active primary) and "weights.json" ({"<region>": weight, ...}).
+nlohmann::json build_traffic_config_map(const api::DeepSeekService& dss,
+                                        const std::string& active_primary,
+                                        const std::map<std::string, int>& weights);
+
 // Splits the service's total replicas over its regions: the primary takes the total (within its
 // own min/max), standbys keep their minReplicas warm (default 0). Returns replicas by region name.
 std::map<std::string, int> plan_region_replicas(const api::DeepSeekServiceSpec& spec, int total);

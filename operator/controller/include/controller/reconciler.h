@@ -8,6 +8,11 @@
 // (cluster_holds in desired_objects.h: missing, a spec or replica change, an owned field edited or
 // removed in the cluster); an object without a cache is applied on every reconcile. Status is
 // patched only when it changed.
+// Failover between the local regions (controller/failover.h): status.primaryRegion is the active
+// primary, status.regions[] carry the weights and the timers, status.failbackSince a failback in
+// progress; events FailedOver/FailingBack/FailedBack/FailbackAborted; a
+// pending switch requeues the key for the time left; with spec.failover.trafficPublication the
+// weights go to a ConfigMap (server-side apply).
 //
 // Who sets replicas (docs/deepseekservice.md, docs/autoscaling.md): autoscaling off → spec.replicas
 // (kubectl scale dss); autoscaling on → the scaling path (`desired_replicas` hook, which also
@@ -53,9 +58,16 @@ struct ReconcilerOptions {
   const kube::Indexer* service_cache = nullptr;
   const kube::Indexer* pdb_cache = nullptr;
   // Told, for each owned object a reconcile builds, its kind ("Deployment", "Service",
-  // "PodDisruptionBudget") and whether it was applied (false: its cache held it, no request). May
-  // be empty. run_command.cc counts these in deepseek_operator_applies_total.
+  // "PodDisruptionBudget", "ConfigMap" for the traffic weights) and whether it was applied (false:
+  // its cache held it, no request). May be empty. run_command.cc counts these in
+  // deepseek_operator_applies_total.
   std::function<void(const std::string& kind, bool applied)> on_apply;
+  // Told after each reconcile whether the service is failed over (its active primary is not the
+  // configured one), and nullopt once it is deleted: the deepseek_operator_region_failed_over
+  // gauge. May be empty.
+  std::function<void(const std::string& ns, const std::string& name,
+                     std::optional<bool> failed_over)>
+      failover_state;
 };
 
 class DeepSeekServiceReconciler {
@@ -87,6 +99,7 @@ class DeepSeekServiceReconciler {
   const kube::Indexer& services_;
   const kube::Indexer& deployments_;
   ReconcilerOptions options_;
+  bool injected_clock_ = false;  // options.now_rfc3339 was given (tests): failover reads it too
 };
 
 }  // namespace dso::controller
