@@ -139,13 +139,22 @@ FailoverPlan plan_failover(const api::DeepSeekServiceSpec& spec, const FailoverS
     return it == observed.end() ? RegionObservation{} : it->second;
   };
 
-  // Timers and availability of the local regions.
+  // Timers and availability of the local regions. A standby that has taken over is scaling from
+  // its standby size to the total while its models load (minutes), so it is judged by a total
+  // outage only (no Ready replica): the half-of-desired rule would fail it over within
+  // unhealthyAfter to the next standby, which would fail back to it the same way, and so on.
+  const api::Region* home_region = api::primary_region(spec);
+  const std::string stand_in =
+      home_region != nullptr && previous.active_primary != home_region->name
+          ? previous.active_primary
+          : "";
   for (const api::Region& r : spec.regions) {
     if (r.cluster) continue;
     const RegionObservation o = observation(r.name);
     const auto prev = previous.regions.find(r.name);
     RegionTimers t = prev == previous.regions.end() ? RegionTimers{} : prev->second;
-    const bool available = region_available(o);
+    const bool available =
+        r.name == stand_in ? o.desired >= 1 && o.ready >= 1 : region_available(o);
     if (o.desired <= 0) {
       t = {};
     } else if (available) {

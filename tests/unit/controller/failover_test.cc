@@ -97,6 +97,30 @@ TEST(Failover, FailsOverAfterExactlyUnhealthyAfterNotBefore) {
   EXPECT_EQ(d.events.size(), 1u);
 }
 
+TEST(Failover, AStandbyThatTookOverIsNotFailedOverWhileItScalesUp) {
+  Driver d;
+  d.step(kHealthy, kT0);
+  d.step(kUsDown, kT0 + seconds(1));
+  ASSERT_EQ(d.step(kUsDown, kT0 + seconds(1) + minutes(2)).active_primary, "eu");
+  // eu now wants the total (4) and has its one standby replica Ready while the others load; ap is
+  // available too. Half of 4 is not Ready for long past unhealthyAfter: no swing to ap.
+  const Obs loading{{"us", {1, 0}}, {"eu", {4, 1}}, {"ap", {2, 2}}};
+  for (int m = 3; m <= 20; ++m) {
+    const auto p = d.step(loading, kT0 + minutes(m));
+    EXPECT_EQ(p.active_primary, "eu") << m << " min";
+    EXPECT_TRUE(p.available.at("eu"));
+  }
+  ASSERT_EQ(d.events.size(), 1u);
+  // A total outage of the stand-in still fails over, to the next available standby.
+  const Obs eu_down{{"us", {1, 0}}, {"eu", {4, 0}}, {"ap", {2, 2}}};
+  d.step(eu_down, kT0 + minutes(21));
+  EXPECT_EQ(d.step(eu_down, kT0 + minutes(23)).active_primary, "ap");
+  // And ap, now the stand-in, is judged the same way.
+  const Obs ap_loading{{"us", {1, 0}}, {"eu", {1, 1}}, {"ap", {4, 1}}};
+  EXPECT_EQ(d.step(ap_loading, kT0 + minutes(30)).active_primary, "ap");
+  EXPECT_EQ(d.step(ap_loading, kT0 + minutes(40)).active_primary, "ap");
+}
+
 TEST(Failover, AFlapRestartsTheTimer) {
   Driver d;
   d.step(kUsDown, kT0);

@@ -5,8 +5,11 @@
 //
 // Semantics (docs/deepseekservice.md, "Failover"):
 // - A region is available when its Deployment wants replicas (desired >= 1) and has ready >= 1 and
-//   ready >= ceil(desired / 2). A region that wants no replicas is neither available nor
-//   unavailable (its timers are cleared). Regions in other clusters are never observed here.
+//   ready >= ceil(desired / 2); a standby that has taken over (the active primary while failed
+//   over) when it has ready >= 1: it is loading models for the total it was given, and judging it
+//   by half of that would swing the service between standbys every unhealthyAfter. A region that
+//   wants no replicas is neither available nor unavailable (its timers are cleared). Regions in
+//   other clusters are never observed here.
 // - The active primary starts as the configured primary. When it has been unavailable without a
 //   break for spec.failover.unhealthyAfter and a local standby is available, the first available
 //   standby (spec order) becomes the active primary (Warning event FailedOver).
