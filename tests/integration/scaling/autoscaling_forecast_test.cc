@@ -178,14 +178,18 @@ EOF2)",
   ASSERT_TRUE(status["autoscaler"].value("coldStartMeasured", false)) << status.dump(2);
   const double cold_start = status["coldStartSeconds"].get<double>();
   EXPECT_GE(cold_start, 15.0);  // the stand-in kubelet's 20 s, measured from pod conditions
-  // The decision that set the replicas the rise needs (status.decisions, newest first): made at
-  // least one cold start before the rise, so that the pods it asked for are Ready when it comes
-  // (the engine's horizon is the cold start + one decision period).
+  // The decision that set the replicas the rise needs (status.decisions, newest first): the
+  // latest one that raised them to `need` before they were seen there (an earlier one may have
+  // come and gone: the first forecast's band can hold capacity for a while and be lowered by the
+  // next). It must come at least one cold start before the rise, so that the pods it asked for are
+  // Ready when it comes (the engine's horizon is the cold start + one decision period).
   std::optional<double> decided_at;
   for (const auto& d : status.value("decisions", json::array())) {
+    const auto t = static_cast<double>(*dso::traces::parse_timestamp(d["time"].get<std::string>()));
     if (d.value("replicas", 0) >= need && d.value("previous", 0) < need &&
-        d.value("acted", false)) {
-      decided_at = static_cast<double>(*dso::traces::parse_timestamp(d["time"].get<std::string>()));
+        d.value("acted", false) && t <= *raised_at + 1.0) {
+      decided_at = t;
+      break;
     }
   }
   ASSERT_TRUE(decided_at) << status["decisions"].dump(2);
