@@ -2,9 +2,7 @@
 
 #include <cpprest/http_listener.h>
 #include <signal.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -183,13 +181,8 @@ void promtool_backfill(const std::filesystem::path& openmetrics,
   std::filesystem::create_directories(tsdb);
   const std::string command = "promtool tsdb create-blocks-from openmetrics --quiet '" +
                               openmetrics.string() + "' '" + tsdb.string() + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run: " + command);
-  std::array<char, 4096> buf{};
   std::string output;
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) output += buf.data();
-  const int status = ::pclose(pipe);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (run_shell(command, &output) != 0) {
     throw std::runtime_error("promtool backfill of " + openmetrics.string() + " failed: " + output);
   }
 }
