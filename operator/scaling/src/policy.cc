@@ -216,8 +216,11 @@ std::expected<predictor::ForecastOptions, std::string> forecast_options(
   }
   o.model = *model;
   o.quantiles = {pr.quantile};
-  // The simulator's measured setting (docs/simulate.md): hourly refits, 12 backtest origins.
+  // The simulator's measured settings (docs/simulate.md; sim::SeasonalSettings, which a unit test
+  // holds these to): hourly refits, 12 backtest origins, plain backtest bands (the floor's level
+  // was chosen on them; calibrated bands did worse in the replays).
   o.backtest_origins = 12;
+  o.calibrate_quantiles = false;
   o.max_history_days = std::max(1.0, static_cast<double>(seconds_of(pr.history)) / 86400.0);
   return o;
 }

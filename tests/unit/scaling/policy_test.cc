@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "scaling/service_scaler.h"
+#include "sim/policies.h"
+
 namespace dso::scaling {
 namespace {
 
@@ -184,6 +187,22 @@ TEST(ScalingPolicy, ForecastOptionsFromSpec) {
   EXPECT_EQ(o->model, predictor::ModelKind::kSeasonalNaiveWeek);
   EXPECT_EQ(o->quantiles, std::vector<double>{0.95});
   EXPECT_DOUBLE_EQ(o->max_history_days, 21.0);
+}
+
+// The live operator must forecast the way `simulate` measured the seasonal policy: otherwise the
+// replays prove a policy that is not the one running.
+TEST(ScalingPolicy, ForecastOptionsAreTheSimulatedSeasonalPolicys) {
+  const auto o = forecast_options(spec_of({{"predictive", json::object()}}));
+  ASSERT_TRUE(o) << o.error();
+  const sim::SeasonalSettings simulated;
+  EXPECT_EQ(o->backtest_origins, simulated.backtest_origins);
+  EXPECT_EQ(o->calibrate_quantiles, simulated.calibrate_quantiles);
+  EXPECT_EQ(o->quantiles, std::vector<double>{simulated.quantile});
+  EXPECT_EQ(o->model, predictor::ModelKind::kAuto);
+  const ScalerSettings live;
+  EXPECT_EQ(live.forecast_step, simulated.forecast_step);
+  EXPECT_EQ(live.refit_every, simulated.refit_every);
+  EXPECT_EQ(live.forecast_margin, simulated.horizon_margin);
 }
 
 }  // namespace
