@@ -110,6 +110,14 @@ expect_in "a rate window of exactly 4 x the PodMonitor interval is accepted" \
 expect_in "a rate window in mixed units (1m30s) against a 500ms-unit interval (22500ms)" \
   '^ +- --prometheus-rate-window=1m30s$' -f "$TD/monitoring-values.yaml" \
   --set metrics.podMonitor.interval=22500ms --set prometheus.rateWindow=1m30s
+expect_in "metrics.prometheusRule.rateWindow is every alert's rate() window" \
+  'rate\(deepseek_inference_requests_total\{deepseek_service!=""\}\[10m\]\)' \
+  -f "$TD/monitoring-values.yaml" --set metrics.prometheusRule.rateWindow=10m
+expect_not_in "metrics.prometheusRule.rateWindow leaves no other rate() window" '\[5m\]' \
+  -f "$TD/monitoring-values.yaml" --set metrics.prometheusRule.rateWindow=10m
+expect_in "defaults: the alerts' rate() window is 5m" \
+  'rate\(controller_runtime_reconcile_errors_total\{controller="deepseekservice"\}\[5m\]\)' \
+  -f "$TD/monitoring-values.yaml"
 expect_in "namespace scope: one --namespace per watched namespace" \
   '--namespace=chart-it-apps2' -f "$TD/namespaced-values.yaml"
 expect_not_in "namespace scope: no ClusterRole for the operator" '^kind: ClusterRole(Binding)?$' \
@@ -201,6 +209,13 @@ reject "prometheus.rateWindow (59s) must be at least 4 x metrics.podMonitor.inte
   -f "$TD/monitoring-values.yaml" --set prometheus.rateWindow=59s
 reject "prometheus.rateWindow (1m) must be at least 4 x metrics.podMonitor.interval (1m)" \
   -f "$TD/monitoring-values.yaml" --set metrics.podMonitor.interval=1m
+reject "metrics.prometheusRule.rateWindow (1m) must be at least 4 x metrics.serviceMonitor.interval (30s)" \
+  -f "$TD/monitoring-values.yaml" --set metrics.prometheusRule.rateWindow=1m
+reject "metrics.prometheusRule.rateWindow (3m) must be at least 4 x metrics.podMonitor.interval (1m)" \
+  -f "$TD/monitoring-values.yaml" --set metrics.podMonitor.interval=1m \
+  --set metrics.prometheusRule.rateWindow=3m --set prometheus.rateWindow=4m
+reject "metrics.prometheusRule.rateWindow: Does not match pattern" \
+  -f "$TD/monitoring-values.yaml" --set metrics.prometheusRule.rateWindow=5minutes
 reject "prometheus.namespaceLabel: Does not match pattern" \
   --set prometheus.namespaceLabel=k8s-namespace
 reject "prometheus.serviceLabel: Does not match pattern" --set prometheus.serviceLabel=0svc
