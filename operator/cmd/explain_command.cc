@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cmd/args.h"
 #include "command.h"
 #include "controller/reconciler.h"
 #include "kube/config.h"
@@ -32,47 +33,29 @@ Exit status: 0 ok, 1 the service cannot be read, 2 usage error.
 
 int explain(std::span<char* const> args) {
   std::string target, kubeconfig, context;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::string value;
-    bool inline_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      inline_value = true;
-    }
-    if (arg == "-h" || arg == "--help") {
+  const auto usage_error = [](const std::string& message) {
+    std::fprintf(stderr, "deepseek-operator explain: %s\n", message.c_str());
+    return 2;
+  };
+  ArgReader reader(args);
+  while (const auto arg = reader.next()) {
+    if (arg->is_help()) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (arg == "--kubeconfig" || arg == "--context") {
-      if (!inline_value) {
-        if (i + 1 >= args.size()) {
-          std::fprintf(stderr, "deepseek-operator explain: %s: missing value\n", arg.c_str());
-          return 2;
-        }
-        value = args[++i];
-      }
-      (arg == "--kubeconfig" ? kubeconfig : context) = value;
+    if (arg->name == "--kubeconfig" || arg->name == "--context") {
+      const auto value = reader.value();
+      if (!value) return usage_error(value.error());
+      (arg->name == "--kubeconfig" ? kubeconfig : context) = *value;
       continue;
     }
-    if (arg.starts_with("-")) {
-      std::fprintf(stderr, "deepseek-operator explain: unknown flag %s (see --help)\n",
-                   arg.c_str());
-      return 2;
-    }
-    if (!target.empty()) {
-      std::fprintf(stderr, "deepseek-operator explain: one NAMESPACE/NAME only\n");
-      return 2;
-    }
-    target = arg;
+    if (arg->is_flag()) return usage_error(arg->unknown());
+    if (!target.empty()) return usage_error("one NAMESPACE/NAME only");
+    target = arg->text;
   }
   const auto slash = target.find('/');
-  if (target.empty() || slash == std::string::npos || slash == 0 || slash + 1 == target.size()) {
-    std::fprintf(stderr, "deepseek-operator explain: expected NAMESPACE/NAME, got \"%s\"\n",
-                 target.c_str());
-    return 2;
-  }
+  if (target.empty() || slash == std::string::npos || slash == 0 || slash + 1 == target.size())
+    return usage_error("expected NAMESPACE/NAME, got \"" + target + "\"");
   auto sources = kube::ConfigSources::from_environment();
   sources.kubeconfig_flag = kubeconfig;
   sources.context = context;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cmd/args.h"
 #include "command.h"
 #include "predictor/forecast.h"
 #include "traces/chart.h"
@@ -71,19 +72,13 @@ std::expected<std::vector<double>, std::string> parse_levels(std::string_view te
 int run_forecast(std::span<char* const> args) {
   std::string input, output, horizon_text, plot, model_text = "auto", step_text;
   std::string quantiles_text = "0.9";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if (a == "-h" || a == "--help") {
+  ArgReader reader(args);
+  while (const auto arg = reader.next()) {
+    if (arg->is_help() && !arg->inline_value) {  // --help=... is an unknown argument here
       std::fputs(kUsage, stdout);
       return 0;
     }
-    std::string_view name = a, value;
-    bool inline_value = false;
-    if (const auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      inline_value = true;
-    }
+    const std::string& name = arg->name;
     std::string* target = nullptr;
     if (name == "--input")
       target = &input;
@@ -100,12 +95,10 @@ int run_forecast(std::span<char* const> args) {
     else if (name == "--plot")
       target = &plot;
     else
-      return usage_error("unknown argument '" + std::string(a) + "'");
-    if (!inline_value) {
-      if (i + 1 >= args.size()) return usage_error(std::string(name) + " needs a value");
-      value = args[++i];
-    }
-    *target = std::string(value);
+      return usage_error("unknown argument '" + arg->text + "'");
+    const auto value = reader.value();
+    if (!value) return usage_error(name + " needs a value");
+    *target = *value;
   }
   if (input.empty()) return usage_error("--input is required");
   if (horizon_text.empty()) return usage_error("--horizon is required");

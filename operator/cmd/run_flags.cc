@@ -1,10 +1,10 @@
 #include "run_flags.h"
 
 #include <filesystem>
-#include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "cmd/args.h"
 #include "traces/duration.h"
 
 namespace dso::cmd {
@@ -27,34 +27,22 @@ metrics::PrometheusSourceOptions prometheus_source_options(const RunFlags& flags
 }
 
 std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& help) {
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::string value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::optional<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) return std::nullopt;
-      return std::string(args[++i]);
-    };
-    if (arg == "--help" || arg == "-h") {
+  ArgReader reader(args);
+  while (const auto a = reader.next()) {
+    const std::string& arg = a->name;
+    if (a->is_help()) {
       help = true;
       return "";
     }
-    const bool boolean_flag = arg == "--leader-elect";
-    if (boolean_flag) {
-      const std::string v = has_value ? value : "true";
-      if (v != "true" && v != "false")
-        return "--leader-elect: expected true or false, got \"" + v + "\"";
-      flags.leader_elect = v == "true";
+    if (arg == "--leader-elect") {
+      const auto b = reader.boolean();
+      if (!b) return b.error();
+      flags.leader_elect = *b;
       continue;
     }
-    const auto v = next();
-    if (!v) return arg + ": missing value";
+    // Every other argument takes a value, unknown ones too ("--bogus" last: missing value).
+    const auto v = reader.value();
+    if (!v) return v.error();
     if (arg == "--kubeconfig")
       flags.kubeconfig = *v;
     else if (arg == "--context")
@@ -121,7 +109,7 @@ std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& 
         return "--log-format: expected text or json, got \"" + *v + "\"";
       flags.json_logs = *v == "json";
     } else {
-      return "unknown flag " + arg + " (see --help)";
+      return a->unknown();
     }
   }
   return "";

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "cmd/args.h"
 #include "sim/bundled_trace.h"
 #include "sim/report.h"
 #include "traces/duration.h"
@@ -63,14 +64,10 @@ std::optional<long long> parse_int(const std::string& text) {
 
 std::expected<SimulateOptions, std::string> parse_simulate_args(std::span<const std::string> args) {
   SimulateOptions o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    if (flag == "-h" || flag == "--help") {
+  cmd::ArgReader reader(args);
+  while (const auto arg = reader.next()) {
+    const std::string& flag = arg->name;
+    if (arg->is_help()) {
       o.help = true;
       continue;
     }
@@ -79,16 +76,11 @@ std::expected<SimulateOptions, std::string> parse_simulate_args(std::span<const 
         "--peak-replicas", "--capacity", "--target-utilization",
         "--period",        "--window",   "--out"};
     if (std::find(kValued.begin(), kValued.end(), flag) == kValued.end()) {
-      return std::unexpected("unknown flag '" + args[i] + "' (see --help)");
+      return std::unexpected("unknown flag '" + arg->text + "' (see --help)");
     }
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return flag_error(flag, "needs a value");
-    }
+    const auto read = reader.value();
+    if (!read) return flag_error(flag, "needs a value");
+    const std::string& value = *read;
     if (flag == "--trace") {
       if (value.empty()) return flag_error(flag, "empty path");
       o.trace = value;

@@ -64,6 +64,17 @@ TEST_F(ForecastCommand, HelpAndUsageErrors) {
   EXPECT_EQ(help.out.rfind("Usage: deepseek-operator forecast", 0), 0u);
   EXPECT_EQ(run("--input x.csv").status, 2);
   EXPECT_EQ(run("--bogus").status, 2);
+  const auto check = [&](const std::string& args, const std::string& expected) {
+    const auto r = run(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(r.err, "deepseek-operator forecast: " + expected + " (see --help)\n") << args;
+  };
+  check("--bogus=1", "unknown argument '--bogus=1'");
+  check("--help=1", "unknown argument '--help=1'");  // only -h and --help are help here
+  check("x.csv", "unknown argument 'x.csv'");
+  check("--input=x.csv --horizon", "--horizon needs a value");
+  check("--input= --horizon 1h --output o.csv", "--input is required");
+  check("--input --help --output o.csv", "--horizon is required");  // --help is --input's value
 }
 
 TEST_F(ForecastCommand, BadInputGetsOneLineErrorWithTheLine) {

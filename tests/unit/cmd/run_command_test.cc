@@ -86,6 +86,32 @@ TEST(RunFlags, AutoscalerWorkers) {
   EXPECT_EQ(parse({"--workers", "two"}).error, "--workers: not a number: \"two\"");
 }
 
+TEST(RunFlags, FlagFormsAndTheirUsageMessages) {
+  EXPECT_FALSE(parse({"--leader-elect=false"}).flags.leader_elect);
+  EXPECT_TRUE(parse({"--leader-elect=false", "--leader-elect"}).flags.leader_elect);
+  EXPECT_EQ(parse({"--leader-elect="}).error, "--leader-elect: expected true or false, got \"\"");
+  // A boolean never takes the next argument: "false" is then an argument of its own.
+  EXPECT_EQ(parse({"--leader-elect", "false"}).error, "false: missing value");
+  // "--flag=" is an empty value; a separate value is taken whatever it looks like.
+  const auto p = parse({"--kubeconfig=", "--context", "--namespace"});
+  EXPECT_EQ(p.error, "");
+  EXPECT_EQ(p.flags.kubeconfig, "");
+  EXPECT_EQ(p.flags.context, "--namespace");
+  EXPECT_TRUE(p.flags.namespaces.empty());
+  EXPECT_EQ(parse({"--workers="}).error, "--workers: not a number: \"\"");
+  EXPECT_EQ(parse({"--namespace", "a", "--namespace=b"}).flags.namespaces,
+            (std::vector<std::string>{"a", "b"}));
+  // An unknown flag takes a value too, so at the end it is a missing value.
+  EXPECT_EQ(parse({"--bogus", "1"}).error, "unknown flag --bogus (see --help)");
+  EXPECT_EQ(parse({"--bogus=1"}).error, "unknown flag --bogus (see --help)");
+  EXPECT_EQ(parse({"--bogus"}).error, "--bogus: missing value");
+  // Help stops the parsing: what follows it is not read.
+  const auto h = parse({"--workers", "2", "-h", "--bogus"});
+  EXPECT_TRUE(h.help);
+  EXPECT_EQ(h.error, "");
+  EXPECT_TRUE(parse({"--help=x"}).help);
+}
+
 TEST(RunFlags, LabelNames) {
   for (const char* good : {"a", "_", "_a", "namespace", "deepseek_service", "A9_z", "x__y"})
     EXPECT_TRUE(is_prometheus_label_name(good)) << good;

@@ -47,6 +47,10 @@ TEST_F(SimulateCommand, BadInputIsOneLineAndANonZeroStatus) {
       {"--window 60w", 1, "--window 60w is longer than the trace"},
       {"--trace does-not-exist.csv", 1, "does-not-exist.csv: no such file"},
       {"--bogus", 2, "unknown flag '--bogus'"},
+      {"--bogus=1 --out x", 2, "unknown flag '--bogus=1' (see --help)"},
+      {"--policy=dsp --out", 2, "--out: needs a value"},
+      {"--out=", 2, "--out: empty path"},
+      {"--trace --help", 1, "--help: no such file"},  // a separate value is taken as it is
   };
   for (const auto& c : cases) {
     const auto r = run(c.args);
