@@ -214,6 +214,8 @@ reject "metrics.prometheusRule.rateWindow (1m) must be at least 4 x metrics.serv
 reject "metrics.prometheusRule.rateWindow (3m) must be at least 4 x metrics.podMonitor.interval (1m)" \
   -f "$TD/monitoring-values.yaml" --set metrics.podMonitor.interval=1m \
   --set metrics.prometheusRule.rateWindow=3m --set prometheus.rateWindow=4m
+reject "metrics.prometheusRule.rateWindow (0m) must be greater than 0" \
+  --set metrics.prometheusRule.enabled=true --set metrics.prometheusRule.rateWindow=0m
 reject "metrics.prometheusRule.rateWindow: Does not match pattern" \
   -f "$TD/monitoring-values.yaml" --set metrics.prometheusRule.rateWindow=5minutes
 reject "prometheus.namespaceLabel: Does not match pattern" \

@@ -190,7 +190,8 @@ TEST(ScalingPolicy, ForecastOptionsFromSpec) {
 }
 
 // The live operator must forecast the way `simulate` measured the seasonal policy: otherwise the
-// replays prove a policy that is not the one running.
+// replays measure a forecast that is not the one running (docs/simulate.md lists what else
+// differs, and why).
 TEST(ScalingPolicy, ForecastOptionsAreTheSimulatedSeasonalPolicys) {
   const auto o = forecast_options(spec_of({{"predictive", json::object()}}));
   ASSERT_TRUE(o) << o.error();
