@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "../metrics/fake_prometheus.h"
 #include "command_test_util.h"
@@ -91,7 +93,9 @@ TEST(RunFlags, FlagFormsAndTheirUsageMessages) {
   EXPECT_TRUE(parse({"--leader-elect=false", "--leader-elect"}).flags.leader_elect);
   EXPECT_EQ(parse({"--leader-elect="}).error, "--leader-elect: expected true or false, got \"\"");
   // A boolean never takes the next argument: "false" is then an argument of its own.
-  EXPECT_EQ(parse({"--leader-elect", "false"}).error, "false: missing value");
+  EXPECT_EQ(parse({"--leader-elect", "false"}).error,
+            "unexpected argument \"false\" (run takes only flags; a boolean flag is set with "
+            "--name=false)");
   // "--flag=" is an empty value; a separate value is taken whatever it looks like.
   const auto p = parse({"--kubeconfig=", "--context", "--namespace"});
   EXPECT_EQ(p.error, "");
@@ -101,10 +105,11 @@ TEST(RunFlags, FlagFormsAndTheirUsageMessages) {
   EXPECT_EQ(parse({"--workers="}).error, "--workers: not a number: \"\"");
   EXPECT_EQ(parse({"--namespace", "a", "--namespace=b"}).flags.namespaces,
             (std::vector<std::string>{"a", "b"}));
-  // An unknown flag takes a value too, so at the end it is a missing value.
+  // An unknown flag is named as such, with or without a value after it.
   EXPECT_EQ(parse({"--bogus", "1"}).error, "unknown flag --bogus (see --help)");
   EXPECT_EQ(parse({"--bogus=1"}).error, "unknown flag --bogus (see --help)");
-  EXPECT_EQ(parse({"--bogus"}).error, "--bogus: missing value");
+  EXPECT_EQ(parse({"--bogus"}).error, "unknown flag --bogus (see --help)");
+  EXPECT_EQ(parse({"--workers"}).error, "--workers: missing value");
   // Help stops the parsing: what follows it is not read.
   const auto h = parse({"--workers", "2", "-h", "--bogus"});
   EXPECT_TRUE(h.help);
@@ -169,6 +174,27 @@ TEST_F(RunCommand, HelpListsThePrometheusQueryFlags) {
   for (const char* flag : {"--prometheus-rate-window DUR", "--prometheus-namespace-label NAME",
                            "--prometheus-service-label NAME", "at least 4"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+}
+
+// Every flag the help lists is one the parser knows (its list of value flags cannot drift from
+// the usage text): none of them is refused as unknown.
+TEST_F(RunCommand, EveryFlagInTheHelpIsKnown) {
+  const auto r = run("--help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> flags;
+  for (std::size_t at = r.out.find("--"); at != std::string::npos; at = r.out.find("--", at + 2)) {
+    std::size_t end = at + 2;
+    while (end < r.out.size() &&
+           (std::islower(static_cast<unsigned char>(r.out[end])) || r.out[end] == '-'))
+      ++end;
+    if (end > at + 2) flags.insert(r.out.substr(at, end - at));
+  }
+  EXPECT_GE(flags.size(), 15u);
+  for (const auto& flag : flags) {
+    if (flag == "--help") continue;
+    const auto p = parse({flag + "=1"});
+    EXPECT_EQ(p.error.find("unknown flag"), std::string::npos) << flag << ": " << p.error;
+  }
 }
 
 TEST_F(RunCommand, BadPrometheusQueryFlagsExit2WithOneLine) {
