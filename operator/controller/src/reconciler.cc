@@ -108,8 +108,22 @@ void DeepSeekServiceReconciler::event(const Json& object, const std::string& typ
   if (options_.record_event) options_.record_event(object, type, reason, message);
 }
 
+kube::ObjectPtr DeepSeekServiceReconciler::with_own_status(const std::string& key,
+                                                           kube::ObjectPtr cached) {
+  std::lock_guard lock(written_mutex_);
+  const auto it = written_.find(key);
+  if (it == written_.end()) return cached;
+  if (!cached || kube::resource_version(*cached) != it->second.based_on) {
+    written_.erase(it);  // the cache has moved on (our write, or someone else's)
+    return cached;
+  }
+  auto view = std::make_shared<Json>(*cached);
+  (*view)["status"] = it->second.status;
+  return view;
+}
+
 ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
-  const kube::ObjectPtr cached = services_.get(key);
+  const kube::ObjectPtr cached = with_own_status(key, services_.get(key));
   if (!cached) {
     // Deleted: the garbage collector removes what it owned.
     if (options_.failover_state) {
@@ -430,6 +444,11 @@ ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json
     if (written.error().is_not_found()) return ReconcileResult::done();
     return ReconcileResult::failed("write status of " + ns + "/" + name + ": " +
                                    written.error().to_string());
+  }
+  {
+    std::lock_guard lock(written_mutex_);
+    written_[ns + "/" + name] = {kube::resource_version(object),
+                                 written->value("status", Json::object())};
   }
   return ReconcileResult::done();
 }

@@ -217,6 +217,46 @@ TEST(ReconcilerFailover, FailsOverPublishesAndFailsBack) {
   EXPECT_EQ(f.gauge["ml/chat"], std::nullopt);
 }
 
+// A reconcile that comes before the informer has delivered the status the previous one wrote (a
+// Deployment event, a requeue) plans from that status, not the cache's older one: the switch is
+// announced once and the status not written again.
+TEST(ReconcilerFailover, AStaleCacheDoesNotRepeatASwitch) {
+  Fixture f(kFailover);
+  f.reconcile();
+  f.reconcile();
+  f.ready_cap["us"] = 0;
+  f.refresh();
+  f.now = kT0 + seconds(10);
+  f.reconcile();
+  f.now = kT0 + seconds(130);
+  // The switch, then the same key twice more while the service cache still holds the object the
+  // switch was planned from (the Deployment cache is refreshed: eu's 4 replicas show up).
+  ASSERT_EQ(f.reconciler->reconcile("ml/chat").kind, kube::ReconcileResult::Kind::kDone);
+  const auto stale = *f.services.get("ml/chat");
+  ASSERT_EQ(stale["status"]["primaryRegion"], "us");
+  f.refresh();
+  f.services.upsert("ml/chat", std::make_shared<const Json>(stale));
+  f.now = kT0 + seconds(131);
+  ASSERT_EQ(f.reconciler->reconcile("ml/chat").kind, kube::ReconcileResult::Kind::kDone);
+  // (That one wrote the status: eu's replicas are Ready now. The next has nothing to write.)
+  const int patches = f.client->calls("PATCH");
+  ASSERT_EQ(f.reconciler->reconcile("ml/chat").kind, kube::ReconcileResult::Kind::kDone);
+  const int stale_patches = f.client->calls("PATCH") - patches;
+  EXPECT_EQ(std::count_if(f.events.begin(), f.events.end(),
+                          [](const std::string& e) { return e.find("FailedOver") != e.npos; }),
+            1);
+  EXPECT_EQ(f.replicas("eu"), 4);
+  EXPECT_EQ(f.replicas("us"), 1);
+  // Once the cache delivers the write, the stored status is the one used again; a reconcile
+  // then sends the same requests as the stale one did: no status write in either.
+  f.refresh();
+  EXPECT_EQ(f.status()["primaryRegion"], "eu");
+  const int before = f.client->calls("PATCH");
+  ASSERT_EQ(f.reconcile().kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(f.client->calls("PATCH") - before, stale_patches);
+  EXPECT_EQ(f.status()["primaryRegion"], "eu");
+}
+
 TEST(ReconcilerFailover, DisabledKeepsTheConfiguredPrimaryAndPublishesNothing) {
   Fixture f(Json{{"enabled", false}, {"unhealthyAfter", "2m"}});
   f.reconcile();

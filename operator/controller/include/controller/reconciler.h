@@ -25,6 +25,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -95,11 +96,24 @@ class DeepSeekServiceReconciler {
   void event(const kube::Json& object, const std::string& type, const std::string& reason,
              const std::string& message) const;
 
+  // The cached service, with the status this reconciler last wrote in place of the cached one
+  // while the informer has not delivered that write yet (the cache still holds the very
+  // resourceVersion the write was based on). Without it, a reconcile that comes first (a
+  // Deployment event) would plan failover from the old status and announce a switch twice.
+  kube::ObjectPtr with_own_status(const std::string& key, kube::ObjectPtr cached);
+
+  struct WrittenStatus {
+    std::string based_on;  // resourceVersion of the object the status was computed from
+    kube::Json status;     // the status as the server answered the write
+  };
+
   kube::KubeClientPtr client_;
   const kube::Indexer& services_;
   const kube::Indexer& deployments_;
   ReconcilerOptions options_;
   bool injected_clock_ = false;  // options.now_rfc3339 was given (tests): failover reads it too
+  std::mutex written_mutex_;     // keys are reconciled by several workers at once
+  std::map<std::string, WrittenStatus> written_;  // by key; dropped once the cache moves on
 };
 
 }  // namespace dso::controller
