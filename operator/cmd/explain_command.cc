@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cmd/args.h"
+#include "cli/args.h"
 #include "command.h"
 #include "controller/reconciler.h"
 #include "kube/config.h"
@@ -37,7 +37,7 @@ int explain(std::span<char* const> args) {
     std::fprintf(stderr, "deepseek-operator explain: %s\n", message.c_str());
     return 2;
   };
-  ArgReader reader(args);
+  cli::ArgReader reader(args);
   while (const auto arg = reader.next()) {
     if (arg->is_help()) {
       std::fputs(kUsage, stdout);

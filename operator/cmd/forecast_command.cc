@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cmd/args.h"
+#include "cli/args.h"
 #include "command.h"
 #include "predictor/forecast.h"
 #include "traces/chart.h"
@@ -72,7 +72,7 @@ std::expected<std::vector<double>, std::string> parse_levels(std::string_view te
 int run_forecast(std::span<char* const> args) {
   std::string input, output, horizon_text, plot, model_text = "auto", step_text;
   std::string quantiles_text = "0.9";
-  ArgReader reader(args);
+  cli::ArgReader reader(args);
   while (const auto arg = reader.next()) {
     if (arg->is_help() && !arg->inline_value) {  // --help=... is an unknown argument here
       std::fputs(kUsage, stdout);

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "cmd/args.h"
+#include "cli/args.h"
 #include "traces/duration.h"
 
 namespace dso::cmd {
@@ -53,7 +53,7 @@ const std::set<std::string, std::less<>> kValueFlags = {
 }  // namespace
 
 std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& help) {
-  ArgReader reader(args);
+  cli::ArgReader reader(args);
   while (const auto a = reader.next()) {
     const std::string& arg = a->name;
     if (a->is_help()) {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "cmd/args.h"
+#include "cli/args.h"
 #include "sim/bundled_trace.h"
 #include "sim/report.h"
 #include "traces/duration.h"
@@ -64,7 +64,7 @@ std::optional<long long> parse_int(const std::string& text) {
 
 std::expected<SimulateOptions, std::string> parse_simulate_args(std::span<const std::string> args) {
   SimulateOptions o;
-  cmd::ArgReader reader(args);
+  cli::ArgReader reader(args);
   while (const auto arg = reader.next()) {
     const std::string& flag = arg->name;
     if (arg->is_help()) {

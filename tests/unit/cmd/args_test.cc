@@ -1,6 +1,6 @@
-// cmd/args.h: how ArgReader splits the arguments and finds a flag's value, the one loop head of
+// cli/args.h: how ArgReader splits the arguments and finds a flag's value, the one loop head of
 // every deepseek-operator subcommand's flag parsing.
-#include "cmd/args.h"
+#include "cli/args.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace dso::cmd {
+namespace dso::cli {
 namespace {
 
 // What a command sees when it asks for a value after every argument: "NAME=VALUE" per flag, or
@@ -137,4 +137,4 @@ TEST(ArgReader, ReadsArgvAsGiven) {
 }
 
 }  // namespace
-}  // namespace dso::cmd
+}  // namespace dso::cli

@@ -1,4 +1,4 @@
-// cmd/args.h: the one loop head of every deepseek-operator subcommand's flag parsing. ArgReader
+// cli/args.h: the one loop head of every deepseek-operator subcommand's flag parsing. ArgReader
 // walks the arguments after the subcommand name and yields each one split as "--name=value" or
 // "--name"; the command decides what the name means and asks the reader for its value, which is
 // the inline value or the following argument.
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace dso::cmd {
+namespace dso::cli {
 
 // One argument as given, and split when it has the form --name=value.
 struct Arg {
@@ -62,4 +62,4 @@ class ArgReader {
   Arg current_;
 };
 
-}  // namespace dso::cmd
+}  // namespace dso::cli

@@ -1,6 +1,6 @@
-#include "cmd/args.h"
+#include "cli/args.h"
 
-namespace dso::cmd {
+namespace dso::cli {
 
 std::string Arg::unknown() const {
   return "unknown flag " + name + " (see --help)";
@@ -36,4 +36,4 @@ std::expected<bool, std::string> ArgReader::boolean() const {
   return v == "true";
 }
 
-}  // namespace dso::cmd
+}  // namespace dso::cli
