@@ -37,6 +37,16 @@ log() { echo "[$((SECONDS - T0))s] $*"; }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 die() { echo "FATAL: $*" >&2; exit 1; }
+# kubectl wait fails at once ("<nil> is of the type <nil>") on a CRD whose status the server has
+# not written yet: retry it (up to 10 times, each waiting up to 60 s).
+wait_established() {
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    kubectl wait --for=condition=Established --timeout=60s "$@" && return 0
+    sleep 1
+  done
+  return 1
+}
 
 cleanup() {
   [ -n "$OP_PID" ] && kill "$OP_PID" 2>/dev/null || true
@@ -65,8 +75,7 @@ done
 # --- helm template | kubectl apply --dry-run=server, for three sets of values ---------------------
 log "dry runs"
 kubectl apply -f "$TD/monitoring-crds.yaml" >/dev/null 2>&1 || die "cannot create the monitoring CRDs"
-kubectl wait --for=condition=Established --timeout=60s \
-  crd/servicemonitors.monitoring.coreos.com crd/podmonitors.monitoring.coreos.com \
+wait_established crd/servicemonitors.monitoring.coreos.com crd/podmonitors.monitoring.coreos.com \
   crd/prometheusrules.monitoring.coreos.com >/dev/null 2>&1 || die "monitoring CRDs not established"
 # helm template renders for the cluster's version (policy/v1beta1 PDB on 1.20), as helm install does.
 server_version=$(kubectl get --raw /version 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"])')
@@ -93,7 +102,7 @@ fi
 pass "helm install ${adopt[*]}"
 grep -q "kubectl apply -n default -f crds/samples/minimal.yaml" "$WORK/install.log" \
   && pass "NOTES.txt says what to do next" || fail "NOTES.txt: no next step in: $(cat "$WORK/install.log")"
-kubectl wait --for=condition=Established --timeout=30s "crd/$CRD" >/dev/null 2>&1 \
+wait_established "crd/$CRD" >/dev/null 2>&1 \
   && pass "CRD established" || fail "CRD not established"
 [ "$(kubectl -n "$NS" get deploy "$NAME" -o jsonpath='{.spec.replicas}')" = 2 ] \
   && pass "Deployment with 2 replicas" || fail "Deployment replicas"

@@ -28,14 +28,15 @@ TEST(DesiredObjectsOnApiServer, AppliedOwnedAndCollected) {
   std::string out;
   const std::string crd =
       std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
-  ASSERT_EQ(cluster.sh("kubectl apply -f " + crd +
-                           " && kubectl wait --for=condition=Established --timeout=60s "
-                           "crd/deepseekservices.inference.deepseek.io && "
-                           "(kubectl create namespace desired || true) && "
-                           "kubectl -n desired apply -f " +
-                           std::string(DSO_SOURCE_DIR) + "/crds/samples/full.yaml",
-                       &out),
-            0)
+  ASSERT_EQ(
+      cluster.sh("kubectl apply -f " + crd + " && " +
+                     dso::testing::wait_established("crd/deepseekservices.inference.deepseek.io") +
+                     " && "
+                     "(kubectl create namespace desired || true) && "
+                     "kubectl -n desired apply -f " +
+                     std::string(DSO_SOURCE_DIR) + "/crds/samples/full.yaml",
+                 &out),
+      0)
       << out;
   const std::string object = kubectl_json(cluster, "-n desired get dss chat-large");
   ASSERT_FALSE(object.empty());

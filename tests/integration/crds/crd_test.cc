@@ -19,10 +19,10 @@ class CrdTest : public ::testing::Test {
     const std::string crd =
         std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
     ASSERT_EQ(cluster.sh("kubectl apply -f " + crd, &out), 0) << out;
-    ASSERT_EQ(cluster.sh("kubectl wait --for=condition=Established --timeout=60s "
-                         "crd/deepseekservices.inference.deepseek.io",
-                         &out),
-              0)
+    ASSERT_EQ(
+        cluster.sh(dso::testing::wait_established("crd/deepseekservices.inference.deepseek.io"),
+                   &out),
+        0)
         << out;
     ASSERT_EQ(cluster.sh(
                   "kubectl create namespace crd-test --dry-run=client -o yaml | kubectl apply -f -",

@@ -245,8 +245,14 @@ TEST_F(PrometheusTrace, TimeoutIsHonouredWhilePrometheusHangs) {
   ASSERT_FALSE(fast.has_value());
   EXPECT_EQ(fast.error().kind, PrometheusError::Kind::kTimeout);
   EXPECT_EQ(fast.error().attempts, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  EXPECT_TRUE(c->query("vector(1)").has_value());
+  // (A just-resumed Prometheus on a loaded machine may miss the 500 ms once more: each miss opens
+  // the breaker again, so try again after each cooldown, for up to 11 s.)
+  bool answered = false;
+  for (int i = 0; i < 10 && !answered; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    answered = c->query("vector(1)").has_value();
+  }
+  EXPECT_TRUE(answered);
 }
 
 TEST_F(PrometheusTrace, ExporterDownMakesDemandUnknownWithinAWindow) {

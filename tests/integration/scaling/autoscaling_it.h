@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -158,6 +159,29 @@ class TestPrometheus {
   std::filesystem::path dir_;
   int port_;
   std::unique_ptr<ChildProcess> process_;
+};
+
+// Every status.decisions entry seen across polls of a service's status: the status keeps only the
+// newest 10 (and adds one whenever the replicas or the rule change), so a test that judges an
+// earlier decision from one final snapshot can find it pushed out.
+class DecisionLog {
+ public:
+  void add(const nlohmann::json& status) {
+    if (!status.is_object()) return;
+    for (const auto& d : status.value("decisions", nlohmann::json::array())) {
+      if (d.contains("time") && d["time"].is_string())
+        seen_[d["time"].get<std::string>() + " " + d.dump()] = d;  // RFC 3339 sorts by time
+    }
+  }
+  // Newest first, like status.decisions.
+  nlohmann::json newest_first() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto it = seen_.rbegin(); it != seen_.rend(); ++it) out.push_back(it->second);
+    return out;
+  }
+
+ private:
+  std::map<std::string, nlohmann::json> seen_;
 };
 
 }  // namespace dso::testing

@@ -37,17 +37,12 @@ class AutoscalingRunTest : public ::testing::Test {
     std::string out;
     const std::string crd =
         std::string(DSO_SOURCE_DIR) + "/crds/deepseekservices.inference.deepseek.io.yaml";
-    ASSERT_EQ(
-        // kubectl wait fails at once ("<nil> is of the type <nil>") on a CRD whose status the
-        // server has not written yet: retry it.
-        cluster_.sh("kubectl apply -f " + crd +
-                        " && for i in 1 2 3 4 5 6 7 8 9 10; do kubectl wait "
-                        "--for=condition=Established --timeout=60s "
-                        "crd/deepseekservices.inference.deepseek.io && break; sleep 1; done"
-                        " && (kubectl create namespace " +
-                        std::string(kNs) + " || true)",
-                    &out),
-        0)
+    ASSERT_EQ(cluster_.sh(
+                  "kubectl apply -f " + crd + " && " +
+                      dso::testing::wait_established("crd/deepseekservices.inference.deepseek.io") +
+                      " && (kubectl create namespace " + std::string(kNs) + " || true)",
+                  &out),
+              0)
         << out;
     kubelet_ = std::make_unique<FakeKubelet>(client_, kNs, 1500);
     kubelet_->add_node("as-gpu-node-1", 8, {{"topology.kubernetes.io/region", "us-east"}});

@@ -26,6 +26,16 @@ struct LocalCluster {
   int sh(const std::string& command, std::string* output = nullptr) const;
 };
 
+// A shell command (for LocalCluster::sh) that waits up to a minute for CRDs to be Established,
+// e.g. "crd/deepseekservices.inference.deepseek.io"; it fails when they are not. kubectl wait
+// fails at once ("<nil> is of the type <nil>") on a CRD whose status the server has not written
+// yet, so it is retried.
+inline std::string wait_established(const std::string& crds) {
+  return "(for i in 1 2 3 4 5 6 7 8 9 10; do kubectl wait --for=condition=Established "
+         "--timeout=60s " +
+         crds + " && exit 0; sleep 1; done; exit 1)";
+}
+
 // A Prometheus started by `hack/local-prometheus.sh start NAME`.
 struct LocalPrometheus {
   std::string url;  // http://127.0.0.1:PORT

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -384,9 +386,34 @@ void TracePrometheus::stop() {
   running_ = false;
 }
 
+namespace {
+
+// Whether every thread of process `pid` is stopped (state T in /proc/PID/task/*/stat).
+bool all_threads_stopped(int pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto paren = stat.rfind(')');  // the state follows "(comm) "
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+    if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') return false;
+    any = true;
+  }
+  return any;
+}
+
+}  // namespace
+
 void TracePrometheus::freeze() {
   const auto pid = std::stoi(read_file(LocalPrometheus::open(options_.name).dir / "pid"));
   ::kill(pid, SIGSTOP);
+  // kill() returns before the threads have stopped: a query sent at once could still be
+  // answered. Wait (up to 5 s) until all of them are.
+  for (int i = 0; i < 500 && !all_threads_stopped(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void TracePrometheus::thaw() {
