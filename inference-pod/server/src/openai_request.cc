@@ -16,6 +16,13 @@ const char* type_name(const json& v) {
   return v.type_name();
 }
 
+// A client's string as it may appear in an error message: control characters, quotes and
+// backslashes escaped as in JSON, so that the message stays one line whatever the client sent.
+std::string printable(const std::string& s) {
+  const std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 // Reads an optional integer field within [lo, hi].
 std::optional<ApiError> read_int(const json& body, const char* name, std::int64_t lo,
                                  std::int64_t hi, std::optional<std::int64_t>& out) {
@@ -77,7 +84,7 @@ std::optional<ApiError> read_messages(const json& body, std::vector<ChatMessage>
     const auto& r = role->get_ref<const std::string&>();
     if (r != "system" && r != "user" && r != "assistant" && r != "developer" && r != "tool") {
       return bad("'" + where + ".role' must be system, developer, user, assistant or tool, got '" +
-                     r + "'",
+                     printable(r) + "'",
                  where + ".role");
     }
     ChatMessage message{r, ""};
@@ -164,8 +171,8 @@ std::optional<ApiError> parse_completion_request_into(std::string_view text, End
     out.model = model->get<std::string>();
     if (out.model != limits.served_model) {
       return ApiError{404, "invalid_request_error",
-                      "The model '" + out.model + "' does not exist; this server serves '" +
-                          limits.served_model + "'",
+                      "The model '" + printable(out.model) +
+                          "' does not exist; this server serves '" + limits.served_model + "'",
                       "model", "model_not_found"};
     }
     if (endpoint == Endpoint::kCompletions) {

@@ -62,6 +62,7 @@ TEST(OpenAiRequest, BadBodiesGiveOneLineErrorsNamingTheField) {
       {R"({"prompt":"x"})", 400, "model", "'model' is required"},
       {R"({"model":7,"prompt":"x"})", 400, "model", "must be a string"},
       {R"({"model":"other","prompt":"x"})", 404, "model", "does not exist"},
+      {R"({"model":"a\r\nb","prompt":"x"})", 404, "model", R"(The model 'a\r\nb' does not)"},
       {R"({"model":"m"})", 400, "prompt", "'prompt' is required"},
       {R"({"model":"m","prompt":5})", 400, "prompt", "must be a string"},
       {R"({"model":"m","prompt":["a","b"]})", 400, "prompt", "only one prompt"},
@@ -103,6 +104,9 @@ TEST(OpenAiRequest, BadChatMessages) {
        "must be a string"},
       {R"({"model":"m","messages":[{"role":"robot","content":"x"}]})", 400, "messages[0].role",
        "got 'robot'"},
+      // A client's string is echoed escaped: the message stays one line (found by the fuzzer).
+      {R"({"model":"m","messages":[{"role":"assist\nt","content":"x"}]})", 400, "messages[0].role",
+       R"(got 'assist\nt')"},
       {R"({"model":"m","messages":[{"role":"user","content":3}]})", 400, "messages[0].content",
        "string or an array"},
       {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", 400,
