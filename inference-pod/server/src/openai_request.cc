@@ -19,7 +19,7 @@ const char* type_name(const json& v) {
 // A client's string as it may appear in an error message: control characters, quotes and
 // backslashes escaped as in JSON, so that the message stays one line whatever the client sent.
 std::string printable(const std::string& s) {
-  const std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string quoted = json_string(s);
   return quoted.substr(1, quoted.size() - 2);
 }
 
