@@ -33,11 +33,6 @@ json usage_json(int prompt, int completion) {
           {"total_tokens", prompt + completion}};
 }
 
-// A JSON string literal: escaped, invalid UTF-8 replaced by U+FFFD (as dump() does).
-std::string json_string(const std::string& s) {
-  return dump(json(s));
-}
-
 // The full (non-streamed) response body. Written directly rather than through a json object (a
 // std::map per level, then dump): the same bytes, keys in the same sorted order, at a fraction of
 // the cost on every answer.
