@@ -16,7 +16,7 @@ function(dso_gtest name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES;ENVIRONMENT" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE dso_warnings ${ARG_DEPS} GTest::gmock GTest::gtest_main)
-  target_compile_definitions(${name} PRIVATE DSO_SHARED_DATA="${DSO_SHARED_DATA}"
+  target_compile_definitions(${name} PRIVATE DSO_TEST_DATA="${DSO_TEST_DATA}"
                                              DSO_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks deepseek-inference-server with the project's own load generator (tests/bench/inference),
-# replaying request sizes from ../shared/data/azure_llm_conv.csv. Prints markdown tables; record
+# replaying request sizes from tests/data/azure_llm_conv.csv. Prints markdown tables; record
 # them in docs/inference-server.md with this command and the machine.
 #
 #   hack/bench-inference.sh                      throughput, overhead, 2x overload (CPU)
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
 cmake --build "$BUILD_DIR" -j "${DSO_JOBS:-2}" --target inference_bench deepseek-inference-server byte_lm_model
-DATA=${DSO_SHARED_DATA:-$(cd .. && pwd)/shared/data}
+DATA=${DSO_TEST_DATA:-$(pwd)/tests/data}
 echo "# machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# command: hack/bench-inference.sh $*"
 exec "$BUILD_DIR/tests/bench/inference/inference_bench" \

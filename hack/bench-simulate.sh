@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the simulate benchmark (tests/bench/sim): every policy on nyc_taxi,
-# crane_input1, crane_input2 and crane_input8 (../shared/data) with --peak-replicas 20 and cold
+# crane_input1, crane_input2 and crane_input8 (tests/data) with --peak-replicas 20 and cold
 # starts of 5 and 10 minutes; prints each table and the seasonal policy's targets.
 #
 #   hack/bench-simulate.sh                  all four traces

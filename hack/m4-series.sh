@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Writes one M4 hourly series (../shared/data/m4_hourly_train.csv) as a `timestamp,value` CSV that
+# Writes one M4 hourly series (tests/data/m4_hourly_train.csv) as a `timestamp,value` CSV that
 # `deepseek-operator simulate --trace` reads: unix timestamps one hour apart from 1600000000.
 #
 #   hack/m4-series.sh H120 > /tmp/m4_H120.csv
 set -euo pipefail
 id=${1:?usage: hack/m4-series.sh SERIES_ID (e.g. H120)}
-data=${DSO_SHARED_DATA:-$(dirname "$0")/../../shared/data}/m4_hourly_train.csv
+data=${DSO_TEST_DATA:-$(dirname "$0")/../tests/data}/m4_hourly_train.csv
 awk -F, -v id="\"$id\"" -v plain="$id" '
   NR > 1 && ($1 == id || $1 == plain) {
     print "timestamp,value"

@@ -1,5 +1,5 @@
 // metrics_bench: what reading Prometheus costs the operator, measured on a real Prometheus 2.42
-// holding N services x 14 days of ../shared/data/crane_input1.csv (1-minute rows), and the
+// holding N services x 14 days of tests/data/crane_input1.csv (1-minute rows), and the
 // client's parse of one 11,000-point range answer. Prints a markdown table.
 //
 //   metrics_bench [--services N] [--repeat R]

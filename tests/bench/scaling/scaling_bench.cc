@@ -132,7 +132,7 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data = "../shared/data";
+  std::string data = "tests/data";
   int services = 100;
   double hours = 2;
   Seconds period = 15;

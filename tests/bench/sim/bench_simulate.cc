@@ -15,8 +15,8 @@
 int main(int argc, char** argv) {
   using dso::sim::SimulateOptions;
   std::vector<std::string> traces{
-      DSO_SOURCE_DIR "/operator/sim/traces/nyc_taxi.csv", DSO_SHARED_DATA "/crane_input1.csv",
-      DSO_SHARED_DATA "/crane_input2.csv", DSO_SHARED_DATA "/crane_input8.csv"};
+      DSO_SOURCE_DIR "/operator/sim/traces/nyc_taxi.csv", DSO_TEST_DATA "/crane_input1.csv",
+      DSO_TEST_DATA "/crane_input2.csv", DSO_TEST_DATA "/crane_input8.csv"};
   if (argc > 1) traces.assign(argv + 1, argv + argc);
   int passed = 0, total = 0;
   std::string summary;

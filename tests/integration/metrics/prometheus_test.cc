@@ -1,5 +1,5 @@
 // PrometheusClient and PrometheusSource against a real Prometheus 2.42 holding 14 days of
-// ../shared/data/crane_input1.csv (a production service's daily cycle, 1-minute rows), backfilled
+// tests/data/crane_input1.csv (a production service's daily cycle, 1-minute rows), backfilled
 // as the inference server's request counter and continued live by an exporter.
 #include <gtest/gtest.h>
 
@@ -70,7 +70,7 @@ class PrometheusTrace : public ::testing::Test {
     s.ns = "metrics-it";
     s.service = "chat";
     // Requests per second: the trace's values x 10 (about 10 to 280).
-    s.trace = RateTrace::from_csv(std::string(DSO_SHARED_DATA) + "/crane_input1.csv", 10.0);
+    s.trace = RateTrace::from_csv(std::string(DSO_TEST_DATA) + "/crane_input1.csv", 10.0);
     TracePrometheusOptions o;
     o.name = "metrics-trace";
     o.services = {s};

@@ -50,8 +50,8 @@ double wall_now() {
 
 TEST(AutoscalingForecast, RaisesReplicasAheadOfAKnownDailyRiseByTheColdStart) {
   // The trace, as requests/s per minute.
-  std::ifstream in(std::string(DSO_SHARED_DATA) + "/crane_input1.csv");
-  ASSERT_TRUE(in) << DSO_SHARED_DATA << "/crane_input1.csv";
+  std::ifstream in(std::string(DSO_TEST_DATA) + "/crane_input1.csv");
+  ASSERT_TRUE(in) << DSO_TEST_DATA << "/crane_input1.csv";
   std::vector<double> rate;
   std::string line;
   std::getline(in, line);  // header

@@ -2,7 +2,7 @@
 // request counter — weeks of history backfilled into the TSDB (promtool tsdb create-blocks-from
 // openmetrics) and the present served live by an exporter that Prometheus scrapes.
 //
-//   RateTrace        a trace of requests/s per row (e.g. ../shared/data/crane_input1.csv, 1-minute
+//   RateTrace        a trace of requests/s per row (e.g. tests/data/crane_input1.csv, 1-minute
 //                    rows, 16 days) laid on the wall clock, repeating cyclically beyond its ends.
 //   ServiceTrace     one DeepSeekService's counter deepseek_inference_requests_total{namespace,
 //                    deepseek_service, code="200", priority="normal", endpoint, job, instance},

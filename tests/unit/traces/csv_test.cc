@@ -89,7 +89,7 @@ TEST(ReadSeriesCsv, MissingFileAndRealTrace) {
   const auto missing = read_series_csv("/nonexistent/file.csv");
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error(), "/nonexistent/file.csv: no such file");
-  const auto taxi = read_series_csv(DSO_SHARED_DATA "/nyc_taxi.csv");
+  const auto taxi = read_series_csv(DSO_SOURCE_DIR "/operator/sim/traces/nyc_taxi.csv");
   ASSERT_TRUE(taxi.has_value()) << taxi.error();
   EXPECT_EQ(taxi->rows, 10320u);
   EXPECT_EQ(taxi->series.step, 1800);
