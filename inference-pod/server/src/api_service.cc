@@ -7,6 +7,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "inference/server_contract.h"
+
 namespace dso::inference {
 namespace {
 
@@ -283,13 +285,13 @@ void ApiService::reply_error(const HttpRequest& request, const ResponderPtr& res
 void ApiService::handle(const HttpRequest& request, const ResponderPtr& responder) {
   const std::string& path = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
-  if (path == "/healthz") {
+  if (path == contract::kHealthPath) {
     if (!get)
       return reply_error(request, responder, {405, "invalid_request_error", "use GET", "", ""}, "",
                          "");
     return responder->reply(HttpResponse{200, "text/plain", {}, "ok\n"});
   }
-  if (path == "/readyz") {
+  if (path == contract::kReadyPath) {
     if (!get)
       return reply_error(request, responder, {405, "invalid_request_error", "use GET", "", ""}, "",
                          "");
@@ -297,7 +299,7 @@ void ApiService::handle(const HttpRequest& request, const ResponderPtr& responde
     if (!ready_) return responder->reply(HttpResponse{503, "text/plain", {}, "warming up\n"});
     return responder->reply(HttpResponse{200, "text/plain", {}, "ready\n"});
   }
-  if (path == "/metrics") {
+  if (path == contract::kMetricsPath) {
     if (!get)
       return reply_error(request, responder, {405, "invalid_request_error", "use GET", "", ""}, "",
                          "");

@@ -7,6 +7,8 @@
 #include <iostream>
 #include <thread>
 
+#include "inference/server_contract.h"
+#include "model/gpu_sim_model.h"
 #include "model/null_model.h"
 #include "model/torchscript_model.h"
 #include "server/api_keys.h"
@@ -15,6 +17,7 @@
 #include "server/gpu_monitor.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/model_download.h"
 #include "server/rate_limiter.h"
 #include "server/response_cache.h"
 #include "server/server_config.h"
@@ -28,11 +31,34 @@ void log(const std::string& line) {
   std::cerr << "deepseek-inference-server: " << line << std::endl;
 }
 
+// The model --model names: a builtin, or a TorchScript file (a directory: its model.pt).
+std::expected<LanguageModelPtr, std::string> load_model(const ServerConfig& config) {
+  namespace contract = dso::inference::contract;
+  if (config.model_path == kNullModelPath) return std::make_unique<NullModel>();
+  if (config.model_path == contract::kGpuSimModel) {
+    if (config.gpu_sim_load_s > 0) {
+      log("builtin:gpu-sim: loading for " + std::to_string(config.gpu_sim_load_s) + " s");
+      std::this_thread::sleep_for(std::chrono::seconds(config.gpu_sim_load_s));
+    }
+    return std::make_unique<GpuSimModel>(std::chrono::milliseconds(config.gpu_sim_step_ms));
+  }
+  if (config.model_path.starts_with("builtin:")) {
+    return std::unexpected("--model " + config.model_path + ": unknown builtin (builtin:null, " +
+                           std::string(contract::kGpuSimModel) + ")");
+  }
+  const std::string file = model_file(config.model_path);
+  if (!config.model_url.empty()) {
+    const auto fetched = download_model(config.model_url, file);
+    if (!fetched) return std::unexpected(fetched.error());
+    if (*fetched > 0)
+      log("downloaded " + config.model_url + " to " + file + " (" + std::to_string(*fetched) +
+          " bytes)");
+  }
+  return load_torchscript_model({file, config.device, 256, config.threads});
+}
+
 int serve(const ServerConfig& config) {
-  auto model =
-      config.model_path == kNullModelPath
-          ? std::expected<LanguageModelPtr, std::string>(std::make_unique<NullModel>())
-          : load_torchscript_model({config.model_path, config.device, 256, config.threads});
+  auto model = load_model(config);
   if (!model) {
     log(model.error());
     return 1;

@@ -7,6 +7,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <string>
+
+#include "inference/server_contract.h"
+
 namespace dso::inference {
 namespace {
 
@@ -40,19 +44,19 @@ ServerMetrics::ServerMetrics(const MetricsInfo& info)
       .Add({})
       .Set(static_cast<double>(info.max_queue));
   requests_ = &prometheus::BuildCounter()
-                   .Name("deepseek_inference_requests_total")
+                   .Name(std::string(contract::metric::kRequestsTotal))
                    .Help("Finished API requests by endpoint, HTTP status code and priority")
                    .Register(r);
   duration_ = &prometheus::BuildHistogram()
-                   .Name("deepseek_inference_request_duration_seconds")
+                   .Name(std::string(contract::metric::kRequestDuration))
                    .Help("Time from request arrival to the last byte of the response")
                    .Register(r);
   ttft_ = &prometheus::BuildHistogram()
-               .Name("deepseek_inference_time_to_first_token_seconds")
+               .Name(std::string(contract::metric::kTimeToFirstToken))
                .Help("Time from request arrival to the first generated token")
                .Register(r);
   queue_depth_ = &prometheus::BuildGauge()
-                      .Name("deepseek_inference_queue_depth")
+                      .Name(std::string(contract::metric::kQueueDepth))
                       .Help("Requests waiting for a batch slot, by priority")
                       .Register(r);
   queue_depth_->Add({{"priority", "high"}});
@@ -116,7 +120,7 @@ ServerMetrics::ServerMetrics(const MetricsInfo& info)
                        .Register(r)
                        .Add({});
   ready_ = &prometheus::BuildGauge()
-                .Name("deepseek_inference_ready")
+                .Name(std::string(contract::metric::kReady))
                 .Help("1 when the model is loaded and warmed up and the server is not draining")
                 .Register(r)
                 .Add({});
@@ -126,7 +130,7 @@ ServerMetrics::ServerMetrics(const MetricsInfo& info)
                    .Register(r)
                    .Add({});
   gpu_utilization_ = &prometheus::BuildGauge()
-                          .Name("deepseek_inference_gpu_utilization_ratio")
+                          .Name(std::string(contract::metric::kGpuUtilization))
                           .Help("GPU busy fraction over the last sample period (NVML), 0..1")
                           .Register(r);
   gpu_memory_used_ = &prometheus::BuildGauge()
@@ -147,8 +151,9 @@ prometheus::Counter& ServerMetrics::request_counter(const std::string& endpoint,
   for (const auto& s : request_series_) {
     if (s.code == code && s.endpoint == endpoint && s.priority == priority) return *s.count;
   }
-  auto& counter = requests_->Add(
-      {{"endpoint", endpoint}, {"code", std::to_string(code)}, {"priority", priority}});
+  auto& counter = requests_->Add({{std::string(contract::label::kEndpoint), endpoint},
+                                  {std::string(contract::label::kCode), std::to_string(code)},
+                                  {std::string(contract::label::kPriority), priority}});
   request_series_.push_back({endpoint, priority, code, &counter});
   return counter;
 }

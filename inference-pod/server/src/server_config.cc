@@ -5,9 +5,12 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <vector>
+
+#include "inference/server_contract.h"
 
 namespace dso::inference {
 namespace {
@@ -70,9 +73,14 @@ const std::vector<Setting>& settings() {
        show(&ServerConfig::host)},
       {"port", "TCP port", int_field(&ServerConfig::port, 0, 65535), show(&ServerConfig::port)},
       {"model",
-       "TorchScript model file (.pt); required (builtin:null: a model that does no work, for "
-       "measuring the server's own overhead)",
+       "TorchScript model file (.pt), or a directory holding model.pt (a mounted volume); "
+       "required. builtin:null: a model that does no work (measures the server's own overhead); "
+       "builtin:gpu-sim: a stand-in for a GPU on machines without one (--gpu-sim-*)",
        string_field(&ServerConfig::model_path), show(&ServerConfig::model_path)},
+      {"model-url",
+       "https:// URL of the model file: downloaded to --model (a directory: its model.pt) before "
+       "loading, unless that file exists (TLS verified against the system CAs)",
+       string_field(&ServerConfig::model_url), show(&ServerConfig::model_url)},
       {"model-name", "model id clients put in \"model\" and /v1/models lists",
        string_field(&ServerConfig::model_name), show(&ServerConfig::model_name)},
       {"device", "where the model runs: cpu, cuda, cuda:N", string_field(&ServerConfig::device),
@@ -126,16 +134,20 @@ const std::vector<Setting>& settings() {
       {"gpu-metrics-interval-s", "how often GPU utilisation and memory are sampled (NVML)",
        int_field(&ServerConfig::gpu_metrics_interval_s, 1, 3600),
        show(&ServerConfig::gpu_metrics_interval_s)},
+      {"gpu-sim-step-ms",
+       "builtin:gpu-sim: wall time of one forward pass for the whole batch (the thread sleeps: no "
+       "CPU), milliseconds",
+       int_field(&ServerConfig::gpu_sim_step_ms, 0, 60'000), show(&ServerConfig::gpu_sim_step_ms)},
+      {"gpu-sim-load-s",
+       "builtin:gpu-sim: seconds \"loading the weights\" takes before the server listens, as a "
+       "real model load delays readiness",
+       int_field(&ServerConfig::gpu_sim_load_s, 0, 3600), show(&ServerConfig::gpu_sim_load_s)},
   };
   return all;
 }
 
 std::string env_name(const char* flag) {
-  std::string name = "DEEPSEEK_INFERENCE_";
-  for (const char* p = flag; *p; ++p) {
-    name += *p == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
-  }
-  return name;
+  return contract::env_var(flag);
 }
 
 }  // namespace
@@ -188,6 +200,20 @@ std::expected<ParsedArgs, std::string> parse_server_args(int argc, const char* c
         " is above --max-tokens-limit " + std::to_string(parsed.config.max_tokens_limit));
   }
   return parsed;
+}
+
+std::vector<std::string> flag_names() {
+  std::vector<std::string> names;
+  for (const auto& s : settings()) names.emplace_back(s.flag);
+  return names;
+}
+
+std::string model_file(const std::string& model) {
+  if (model.starts_with("builtin:")) return model;
+  std::error_code error;
+  if (std::filesystem::is_directory(model, error))
+    return (std::filesystem::path(model) / contract::kModelFileInDirectory).string();
+  return model;
 }
 
 std::string help_text() {

@@ -133,10 +133,12 @@ Model parse_model(const Fields& f) {
   }
   m.env = f.array("env");
   m.port = f.integer("port", m.port);
-  m.runtime = f.one_of<Runtime>(
-      "runtime",
-      {{"deepseek", Runtime::kDeepSeek}, {"openai-compatible", Runtime::kOpenAICompatible}},
-      m.runtime);
+  m.runtime = f.one_of<Runtime>("runtime",
+                                {{"deepseek", Runtime::kDeepSeek},
+                                 {"vllm", Runtime::kVllm},
+                                 {"sglang", Runtime::kSglang},
+                                 {"openai-compatible", Runtime::kOpenAICompatible}},
+                                m.runtime);
   m.metric_names = f.string_map("metricNames");
   const Fields source = f.object("source");
   if (source.has("pvc")) {
@@ -309,8 +311,10 @@ std::expected<DeepSeekService, std::string> parse_deepseek_service(const json& o
         failover.duration("healthyAfter", dss.spec.failover.healthy_after);
     dss.spec.failover.traffic_config_map =
         failover.object("trafficPublication").string("configMapName");
-    dss.spec.termination_grace_period_seconds = spec.object("drain").integer(
-        "terminationGracePeriodSeconds", dss.spec.termination_grace_period_seconds);
+    const Fields drain = spec.object("drain");
+    dss.spec.termination_grace_period_seconds =
+        drain.integer("terminationGracePeriodSeconds", dss.spec.termination_grace_period_seconds);
+    dss.spec.pre_stop_seconds = drain.integer("preStopSeconds", dss.spec.pre_stop_seconds);
     return dss;
   } catch (const FieldError& e) {
     std::string message = e.what();
@@ -380,6 +384,11 @@ std::vector<std::string> validate(const DeepSeekServiceSpec& spec) {
       problems.push_back("spec.autoscaling.schedules[" + std::to_string(i) +
                          "].minReplicas > maxReplicas");
     }
+  }
+  if (spec.pre_stop_seconds > 0 && spec.pre_stop_seconds >= spec.termination_grace_period_seconds) {
+    problems.push_back("spec.drain.preStopSeconds (" + std::to_string(spec.pre_stop_seconds) +
+                       ") must be less than spec.drain.terminationGracePeriodSeconds (" +
+                       std::to_string(spec.termination_grace_period_seconds) + ")");
   }
   if (a.predictive.quantile < 0.5 || a.predictive.quantile >= 1) {
     problems.push_back("spec.autoscaling.predictive.quantile must be in [0.5, 1)");

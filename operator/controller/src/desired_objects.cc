@@ -5,12 +5,13 @@
 #include <cstdio>
 #include <functional>
 
+#include "runtime/profile.h"
+
 namespace dso::controller {
 namespace {
 
 using nlohmann::json;
 
-constexpr int kProbePeriodSeconds = 10;
 constexpr const char* kHttpPortName = "http";
 
 std::string short_hash(const std::string& text) {
@@ -79,21 +80,11 @@ json selector_labels(const api::DeepSeekService& dss, const api::Region& region)
   return json{{kServiceLabel, dss.metadata.name}, {kRegionLabel, region.name}};
 }
 
-json container_env(const api::DeepSeekService& dss) {
-  const api::Model& m = dss.spec.model;
-  json env = json::array({
-      {{"name", "DEEPSEEK_MODEL_NAME"}, {"value", m.name}},
-      {{"name", "DEEPSEEK_PORT"}, {"value", std::to_string(m.port)}},
-      {{"name", "DEEPSEEK_WARMUP_REQUESTS"}, {"value", std::to_string(m.warmup_requests)}},
-      {{"name", "DEEPSEEK_DRAIN_TIMEOUT"},
-       // leave a few seconds of the grace period for the process to exit after draining
-       {"value", std::to_string(std::max(0, dss.spec.termination_grace_period_seconds - 5)) + "s"}},
-  });
-  if (m.source.uri) env.push_back({{"name", "DEEPSEEK_MODEL_URI"}, {"value", *m.source.uri}});
-  if (m.source.pvc_claim || m.source.host_path)
-    env.push_back({{"name", "DEEPSEEK_MODEL_DIR"}, {"value", m.source.mount_path}});
-  for (const json& e : m.env) env.push_back(e);  // user entries last: they win on duplicates
-  return env;
+json http_probe(const runtime::HttpProbe& p) {
+  return json{{"httpGet", {{"path", p.path}, {"port", kHttpPortName}}},
+              {"periodSeconds", p.period_seconds},
+              {"timeoutSeconds", p.timeout_seconds},
+              {"failureThreshold", p.failure_threshold}};
 }
 
 json pod_template(const api::DeepSeekService& dss, const api::Region& region) {
@@ -109,29 +100,20 @@ json pod_template(const api::DeepSeekService& dss, const api::Region& region) {
     resources["limits"]["nvidia.com/gpu"] = std::to_string(r.gpus_per_pod);
   }
 
-  // Startup: the model load may take up to loadTimeout; liveness starts only after it succeeds.
-  const auto load_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(m.load_timeout).count();
-  const int startup_failures = static_cast<int>(
-      std::max<long long>(1, (load_seconds + kProbePeriodSeconds - 1) / kProbePeriodSeconds));
-  auto http_probe = [&](const char* path, int period, int failures) {
-    return json{{"httpGet", {{"path", path}, {"port", kHttpPortName}}},
-                {"periodSeconds", period},
-                {"timeoutSeconds", 5},
-                {"failureThreshold", failures}};
-  };
-
+  // Arguments, environment, probes and preStop come from the runtime's profile; the startup probe
+  // allows the whole loadTimeout, and liveness starts only after it succeeds.
+  const runtime::InferenceContainer rc = runtime::inference_container(dss);
   json container{
       {"name", "inference"},
       {"image", m.image},
       {"imagePullPolicy", m.image_pull_policy},
       {"ports",
        json::array({{{"name", kHttpPortName}, {"containerPort", m.port}, {"protocol", "TCP"}}})},
-      {"env", container_env(dss)},
+      {"env", rc.env},
       {"resources", resources},
-      {"startupProbe", http_probe("/readyz", kProbePeriodSeconds, startup_failures)},
-      {"readinessProbe", http_probe("/readyz", 5, 3)},
-      {"livenessProbe", http_probe("/healthz", kProbePeriodSeconds, 3)},
+      {"startupProbe", http_probe(rc.startup)},
+      {"readinessProbe", http_probe(rc.readiness)},
+      {"livenessProbe", http_probe(rc.liveness)},
       {"securityContext",
        {{"allowPrivilegeEscalation", false},
         {"readOnlyRootFilesystem", true},
@@ -140,7 +122,9 @@ json pod_template(const api::DeepSeekService& dss, const api::Region& region) {
         {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
       {"volumeMounts", json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}})},
   };
-  if (!m.args.empty()) container["args"] = m.args;
+  if (!rc.command.empty()) container["command"] = rc.command;
+  if (!rc.args.empty()) container["args"] = rc.args;
+  if (!rc.pre_stop.is_null()) container["lifecycle"] = {{"preStop", rc.pre_stop}};
 
   json volumes = json::array({{{"name", "tmp"}, {"emptyDir", json::object()}}});
   if (m.source.pvc_claim) {
@@ -155,7 +139,7 @@ json pod_template(const api::DeepSeekService& dss, const api::Region& region) {
   if (volumes.size() > 1) {
     json mount{{"name", "model"},
                {"mountPath", m.source.mount_path},
-               {"readOnly", !m.source.uri.has_value()}};
+               {"readOnly", !rc.writable_model_volume}};
     if (!m.source.pvc_sub_path.empty()) mount["subPath"] = m.source.pvc_sub_path;
     container["volumeMounts"].push_back(mount);
   }

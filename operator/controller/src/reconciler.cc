@@ -6,6 +6,7 @@
 
 #include "controller/desired_objects.h"
 #include "controller/failover.h"
+#include "runtime/profile.h"
 
 namespace dso::controller {
 namespace {
@@ -145,6 +146,9 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     problems.push_back(parsed.error());
   else
     problems = api::validate(parsed->spec);
+  if (parsed) {
+    for (auto& p : runtime::validate_runtime(parsed->spec)) problems.push_back(std::move(p));
+  }
   if (!problems.empty()) {
     const std::string message = join(problems, "; ");
     event(object, "Warning", "InvalidSpec", message);

@@ -2,23 +2,10 @@
 
 #include <cstdio>
 
+#include "runtime/profile.h"
+
 namespace dso::metrics {
 namespace {
-
-bool valid_metric_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-    const bool digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && i > 0)) return false;
-  }
-  return true;
-}
-
-std::string_view runtime_name(api::Runtime runtime) {
-  return runtime == api::Runtime::kDeepSeek ? "deepseek" : "openai-compatible";
-}
 
 std::string where(std::size_t index) {
   return "spec.autoscaling.metrics[" + std::to_string(index) + "]";
@@ -28,53 +15,11 @@ std::string missing(const api::DeepSeekService& service, std::size_t index, std:
                     std::string_view key) {
   return where(index) + " (" + std::string(type) + ") of " + service.metadata.ns + "/" +
          service.metadata.name + ": runtime " +
-         std::string(runtime_name(service.spec.model.runtime)) +
+         std::string(runtime::runtime_name(service.spec.model.runtime)) +
          " exposes no such metric; name one in spec.model.metricNames." + std::string(key);
 }
 
 }  // namespace
-
-std::expected<MetricNames, std::string> metric_names(const api::Model& model) {
-  MetricNames names;
-  if (model.runtime == api::Runtime::kDeepSeek) {
-    names.requests_total = "deepseek_inference_requests_total";
-    names.request_duration_seconds = "deepseek_inference_request_duration_seconds";
-    names.queue_depth = "deepseek_inference_queue_depth";
-    names.gpu_utilization = "deepseek_inference_gpu_utilization_ratio";
-    // The server has no paged KV cache (docs/inference-metrics.md): no default.
-  } else {
-    // vLLM's names (vllm/engine/metrics.py). vLLM exports no GPU busy gauge (DCGM's
-    // DCGM_FI_DEV_GPU_UTIL is 0-100 and labelled by pod, not by service): no default.
-    names.requests_total = "vllm:request_success_total";
-    names.request_duration_seconds = "vllm:e2e_request_latency_seconds";
-    names.queue_depth = "vllm:num_requests_waiting";
-    names.kv_cache_usage = "vllm:gpu_cache_usage_perc";
-  }
-  for (const auto& [key, value] : model.metric_names) {
-    std::string* slot = nullptr;
-    if (key == "requestsTotal") slot = &names.requests_total;
-    if (key == "requestDurationSeconds") slot = &names.request_duration_seconds;
-    if (key == "queueDepth") slot = &names.queue_depth;
-    if (key == "gpuUtilization") slot = &names.gpu_utilization;
-    if (key == "kvCacheUsage") slot = &names.kv_cache_usage;
-    if (slot == nullptr) {
-      return std::unexpected("spec.model.metricNames." + key +
-                             ": unknown key (requestsTotal, requestDurationSeconds, queueDepth, "
-                             "gpuUtilization, kvCacheUsage)");
-    }
-    if (!valid_metric_name(value)) {
-      return std::unexpected("spec.model.metricNames." + key + ": \"" + value +
-                             "\" is not a Prometheus metric name");
-    }
-    std::string name = value;
-    // A histogram may be named by its _bucket series; the queries add _bucket themselves.
-    if (slot == &names.request_duration_seconds && name.size() > 7 && name.ends_with("_bucket")) {
-      name.resize(name.size() - 7);
-    }
-    *slot = std::move(name);
-  }
-  return names;
-}
 
 std::string_view to_string(api::MetricType type) {
   switch (type) {
@@ -185,7 +130,7 @@ std::expected<std::string, std::string> metric_query(const api::DeepSeekService&
     if (spec.query.empty()) return std::unexpected(where(index) + ".query is empty");
     return spec.query;
   }
-  auto names = metric_names(service.spec.model);
+  auto names = runtime::metric_names(service.spec.model);
   if (!names) return std::unexpected(names.error());
   const std::string sel = service_selector(service, options);
   const std::string window = "[" + promql_duration(options.rate_window) + "]";
@@ -222,11 +167,12 @@ std::expected<std::string, std::string> metric_query(const api::DeepSeekService&
 std::expected<std::string, std::string> demand_query(const api::DeepSeekService& service,
                                                      const QueryOptions& options,
                                                      autoscaler::Seconds window) {
-  auto names = metric_names(service.spec.model);
+  auto names = runtime::metric_names(service.spec.model);
   if (!names) return std::unexpected(names.error());
   if (names->requests_total.empty()) {
     return std::unexpected("demand of " + service.metadata.ns + "/" + service.metadata.name +
-                           ": runtime " + std::string(runtime_name(service.spec.model.runtime)) +
+                           ": runtime " +
+                           std::string(runtime::runtime_name(service.spec.model.runtime)) +
                            " exposes no request counter; name one in "
                            "spec.model.metricNames.requestsTotal");
   }

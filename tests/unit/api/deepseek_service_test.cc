@@ -71,8 +71,8 @@ TEST(DeepSeekService, FullSampleParsesEveryPart) {
   EXPECT_EQ(s.resources.spot.percent, 20);
   ASSERT_EQ(s.regions.size(), 2u);
   EXPECT_EQ(s.regions[1].role, RegionRole::kStandby);
-  ASSERT_TRUE(s.regions[1].cluster.has_value());
-  EXPECT_EQ(s.regions[1].cluster->secret_name, "eu-west-kubeconfig");
+  EXPECT_FALSE(s.regions[1].cluster.has_value());
+  EXPECT_EQ(s.regions[1].node_selector.at("topology.kubernetes.io/region"), "us-west-2");
   EXPECT_EQ(s.autoscaling.metrics.size(), 3u);
   EXPECT_EQ(s.autoscaling.metrics[2].type, MetricType::kPromQL);
   EXPECT_FALSE(s.autoscaling.metrics[2].query.empty());
@@ -84,8 +84,34 @@ TEST(DeepSeekService, FullSampleParsesEveryPart) {
   EXPECT_EQ(s.autoscaling.schedules[0].duration, std::chrono::hours(10));
   EXPECT_EQ(s.autoscaling.max_gpus, 480);
   EXPECT_EQ(s.termination_grace_period_seconds, 600);
+  EXPECT_EQ(s.pre_stop_seconds, 15);
   EXPECT_EQ(primary_region(s)->name, "us-east");
   EXPECT_TRUE(validate(s).empty());
+}
+
+TEST(DeepSeekService, RegionInAnotherClusterNamesItsSecret) {
+  json object = sample("minimal.yaml");
+  object["spec"]["regions"] = json::array(
+      {{{"name", "us"}},
+       {{"name", "eu"},
+        {"role", "standby"},
+        {"cluster", {{"secretRef", {{"name", "eu-kubeconfig"}}}, {"namespace", "serving"}}}}});
+  const auto dss = parse_deepseek_service(object);
+  ASSERT_TRUE(dss.has_value()) << dss.error();
+  ASSERT_TRUE(dss->spec.regions[1].cluster.has_value());
+  EXPECT_EQ(dss->spec.regions[1].cluster->secret_name, "eu-kubeconfig");
+  EXPECT_EQ(dss->spec.regions[1].cluster->secret_key, "kubeconfig");
+  EXPECT_EQ(dss->spec.regions[1].cluster->ns, "serving");
+}
+
+TEST(DeepSeekService, PreStopMustEndBeforeTheGracePeriod) {
+  json object = sample("minimal.yaml");
+  object["spec"]["drain"] = {{"terminationGracePeriodSeconds", 10}, {"preStopSeconds", 10}};
+  const auto dss = parse_deepseek_service(object);
+  ASSERT_TRUE(dss.has_value()) << dss.error();
+  const auto problems = validate(dss->spec);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("spec.drain.preStopSeconds (10)"), std::string::npos) << problems[0];
 }
 
 TEST(DeepSeekService, ParseErrorsNameTheField) {

@@ -77,10 +77,15 @@ TEST(DesiredObjects, DeploymentRunsTheModelOnGpusWithRestrictedSecurity) {
   EXPECT_EQ(pod["volumes"][1]["persistentVolumeClaim"]["claimName"], "weights");
   EXPECT_EQ(c["volumeMounts"][1]["mountPath"], "/models");
   EXPECT_EQ(c["env"].back()["name"], "LOG_FORMAT");
-  bool drain_set = false;
-  for (const json& e : c["env"])
-    drain_set |= e["name"] == "DEEPSEEK_DRAIN_TIMEOUT" && e["value"] == "595s";
-  EXPECT_TRUE(drain_set) << c["env"].dump();
+  // The server's own variables (inference/server_contract.h): 600 s of grace less the 10 s preStop
+  // and 5 s to exit; the model directory is the mount.
+  std::map<std::string, std::string> env;
+  for (const json& e : c["env"]) env[e["name"]] = e.value("value", "");
+  EXPECT_EQ(env["DEEPSEEK_INFERENCE_DRAIN_TIMEOUT_S"], "585") << c["env"].dump();
+  EXPECT_EQ(env["DEEPSEEK_INFERENCE_MODEL_NAME"], "deepseek-chat");
+  EXPECT_EQ(env["DEEPSEEK_INFERENCE_MODEL"], "/models");
+  EXPECT_EQ(env["DEEPSEEK_INFERENCE_PORT"], "8000");
+  EXPECT_EQ(c["lifecycle"]["preStop"]["exec"]["command"], json::array({"sleep", "10"}));
 }
 
 TEST(DesiredObjects, ServiceAndPdbSelectTheRegionsPods) {

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
+
+#include "inference/server_contract.h"
 
 namespace dso::inference {
 namespace {
@@ -60,6 +65,41 @@ TEST(ServerConfig, HelpListsEveryFlagWithItsVariable) {
         "--cache-max-bytes ", "--drain-timeout-s ", "DEEPSEEK_INFERENCE_API_KEYS", "SIGTERM"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(ServerConfig, FlagTableIsTheContractsList) {
+  const auto names = flag_names();
+  for (const auto& name : names) EXPECT_TRUE(contract::is_flag(name)) << name << " not in contract";
+  for (const auto flag : contract::kAllFlags) {
+    EXPECT_NE(std::find(names.begin(), names.end(), std::string(flag)), names.end())
+        << flag << " in the contract but not a server flag";
+  }
+  EXPECT_EQ(names.size(), std::size(contract::kAllFlags));
+  // The flags the operator sets are among them.
+  for (const auto flag :
+       {contract::flag::kModel, contract::flag::kModelName, contract::flag::kPort,
+        contract::flag::kDrainTimeout, contract::flag::kWarmupBatches, contract::flag::kApiKeys}) {
+    EXPECT_TRUE(contract::is_flag(flag)) << flag;
+  }
+  EXPECT_EQ(contract::env_var("max-batch-size"), "DEEPSEEK_INFERENCE_MAX_BATCH_SIZE");
+}
+
+TEST(ServerConfig, GpuSimFlags) {
+  auto p = parse({"--model", "builtin:gpu-sim", "--gpu-sim-step-ms", "40"},
+                 {{"DEEPSEEK_INFERENCE_GPU_SIM_LOAD_S", "12"}});
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->config.gpu_sim_step_ms, 40);
+  EXPECT_EQ(p->config.gpu_sim_load_s, 12);
+  EXPECT_FALSE(parse({"--model", "builtin:gpu-sim", "--gpu-sim-step-ms", "-1"}));
+}
+
+TEST(ServerConfig, AModelDirectoryMeansItsModelFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "dso-model-dir-test";
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(model_file(dir.string()), (dir / "model.pt").string());
+  EXPECT_EQ(model_file((dir / "weights.pt").string()), (dir / "weights.pt").string());
+  EXPECT_EQ(model_file("builtin:gpu-sim"), "builtin:gpu-sim");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ TEST(Promql, OpenAICompatibleRuntimeUsesVllmNames) {
             "histogram_quantile(0.99, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket" +
                 sel + "[1m])))");
   EXPECT_EQ(metric_query(s, 2).value(), "sum(vllm:num_requests_waiting" + sel + ")");
-  EXPECT_EQ(metric_query(s, 3).value(), "avg(vllm:gpu_cache_usage_perc" + sel + ")");
+  EXPECT_EQ(metric_query(s, 3).value(), "avg(vllm:kv_cache_usage_perc" + sel + ")");
   const auto gpu = metric_query(s, 4);
   ASSERT_FALSE(gpu.has_value());
   EXPECT_NE(gpu.error().find("runtime openai-compatible"), std::string::npos) << gpu.error();

@@ -8,12 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "inference/server_contract.h"
 #include "model/language_model.h"
 
 namespace dso::inference {
 
 // The --model value that selects NullModel.
-inline constexpr std::string_view kNullModelPath = "builtin:null";
+inline constexpr std::string_view kNullModelPath = contract::kNullModel;
 
 class NullModel final : public LanguageModel {
  public:

@@ -1,12 +1,15 @@
 // Configuration of deepseek-inference-server: every setting is a flag and an environment variable
 // (DEEPSEEK_INFERENCE_<FLAG>, e.g. --max-batch-size and DEEPSEEK_INFERENCE_MAX_BATCH_SIZE); a flag
-// wins over the environment. help_text() lists them all with their defaults.
+// wins over the environment. help_text() lists them all with their defaults. The names are the
+// contract others build on (inference/server_contract.h): the table here holds exactly
+// contract::kAllFlags.
 #pragma once
 
 #include <cstddef>
 #include <expected>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace dso::inference {
 
@@ -14,6 +17,7 @@ struct ServerConfig {
   std::string host = "0.0.0.0";
   int port = 8000;
   std::string model_path;
+  std::string model_url;  // downloaded to model_file(model_path) when that file is missing
   std::string model_name = "deepseek-byte-lm";
   std::string device = "cpu";
   int threads = 0;
@@ -34,6 +38,8 @@ struct ServerConfig {
   int warmup_batches = 3;
   int drain_timeout_s = 30;
   int gpu_metrics_interval_s = 5;
+  int gpu_sim_step_ms = 25;  // builtin:gpu-sim: one forward pass, whole batch
+  int gpu_sim_load_s = 0;    // builtin:gpu-sim: "loading the weights" before listening
 };
 
 struct ParsedArgs {
@@ -49,5 +55,12 @@ std::expected<ParsedArgs, std::string> parse_server_args(int argc, const char* c
                                                          const GetEnv& getenv);
 
 std::string help_text();
+
+// The flag names of the settings table, in help order (a test holds them to the contract).
+std::vector<std::string> flag_names();
+
+// The model file --model names: the value itself, or DIR/model.pt when it is a directory (a
+// mounted volume of weights); builtin:* values unchanged.
+std::string model_file(const std::string& model);
 
 }  // namespace dso::inference

@@ -20,7 +20,8 @@ inline constexpr const char* kApiVersion = "inference.deepseek.io/v1alpha1";
 inline constexpr const char* kKind = "DeepSeekService";
 inline constexpr const char* kResource = "deepseekservices";
 
-enum class Runtime { kDeepSeek, kOpenAICompatible };
+// The serving runtime the image runs (runtime/profile.h has what each means for the pod).
+enum class Runtime { kDeepSeek, kVllm, kSglang, kOpenAICompatible };
 enum class RegionRole { kPrimary, kStandby };
 enum class PredictiveMode { kOff, kPreview, kAuto };
 enum class MetricType {
@@ -162,6 +163,7 @@ struct DeepSeekServiceSpec {
   Autoscaling autoscaling;
   Failover failover;
   int termination_grace_period_seconds = 300;
+  int pre_stop_seconds = 10;  // spec.drain.preStopSeconds
 };
 
 struct ObjectMeta {

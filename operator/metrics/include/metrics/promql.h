@@ -13,9 +13,9 @@
 //   KVCacheUsage       (no metric in runtime deepseek: needs spec.model.metricNames.kvCacheUsage)
 //   PromQL             the user's query, verbatim                                      total
 //
-// runtime openai-compatible uses vLLM's names (vllm:request_success_total,
-// vllm:e2e_request_latency_seconds_bucket, vllm:num_requests_waiting, vllm:gpu_cache_usage_perc);
-// spec.model.metricNames overrides any name. Everything here is pure string work, no I/O.
+// Other runtimes use their own names (runtime/profile.h, runtime::metric_names: the one place that
+// says which metrics a runtime exports); spec.model.metricNames overrides any name. Everything here
+// is pure string work, no I/O.
 #pragma once
 
 #include <cstddef>
@@ -39,21 +39,6 @@ struct QueryOptions {
   // The range of rate() in current-value queries: at least 4 scrape intervals (15 s scrapes).
   autoscaler::Seconds rate_window = 60;
 };
-
-// The metric names a runtime exposes, after spec.model.metricNames. An empty name means the runtime
-// has no such metric (a metric spec that needs it cannot be queried).
-struct MetricNames {
-  std::string requests_total;            // counter of finished requests
-  std::string request_duration_seconds;  // histogram base name (without _bucket)
-  std::string queue_depth;               // gauge: requests waiting per pod
-  std::string gpu_utilization;           // gauge: busy fraction 0..1 per GPU
-  std::string kv_cache_usage;            // gauge: KV-cache fill fraction 0..1 per pod
-};
-
-// The runtime's default names with spec.model.metricNames (keys requestsTotal,
-// requestDurationSeconds, queueDepth, gpuUtilization, kvCacheUsage) applied. Errors name the key:
-// an unknown key, or a value that is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*).
-std::expected<MetricNames, std::string> metric_names(const api::Model& model);
 
 // The CRD's spelling of a metric type: "RequestsPerSecond", "P99Latency", "QueueDepth",
 // "GPUUtilization", "KVCacheUsage", "PromQL".
