@@ -2,7 +2,10 @@
 # A real single-node Kubernetes control plane on loopback, for tests and local development:
 # etcd + kube-apiserver (RBAC on, TLS with a generated CA) + kube-controller-manager + kube-scheduler.
 #
-#   hack/local-cluster.sh start [NAME]   start (or restart) cluster NAME (default "dev"); waits for /readyz
+#   hack/local-cluster.sh start [NAME] [--nodes N] [--region R] [--zones A,B] [--gpus G]
+#                                        start (or restart) cluster NAME (default "dev"); waits for
+#                                        /readyz; with --nodes, N testbed nodes whose pods run as
+#                                        real local processes (tests/testbed/README.md)
 #   hack/local-cluster.sh stop  [NAME]   stop it and delete its state
 #   hack/local-cluster.sh env   [NAME]   print shell exports: KUBECONFIG, DSO_APISERVER, DSO_ETCD, ...
 #   hack/local-cluster.sh status [NAME]  exit 0 when its API server answers /readyz
@@ -12,12 +15,31 @@
 # kubeconfig under $DSO_CLUSTER_ROOT/NAME (default /tmp/dso-clusters/NAME). Identities in the
 # kubeconfig: "admin" (bearer token, system:masters; the default context) and "admin-cert" (client
 # certificate). Binaries come from hack/install-deps.sh. DSO_APISERVER_EXTRA_ARGS adds kube-apiserver
-# flags at start (kept across restart-apiserver).
+# flags at start (kept across restart-apiserver). Testbed nodes run build/tests/testbed/dso-testbed-node
+# ($DSO_TESTBED_BIN) with an image table that maps the inference-server image to the built
+# build/inference-pod/deepseek-inference-server ($DSO_INFERENCE_SERVER) serving builtin:gpu-sim
+# ($DSO_TESTBED_IMAGES names another table); each cluster gets its own pod /24 on bridge dsotb0.
 set -euo pipefail
 
 cmd=${1:-}
 name=${2:-dev}
 case "$name" in *[!a-zA-Z0-9_-]*|"") echo "local-cluster.sh: bad cluster name '$name'" >&2; exit 2 ;; esac
+shift $(( $# >= 2 ? 2 : $# ))
+nodes=0 region=local zones="" gpus=8
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes=$2; shift 2 ;;
+    --region) region=$2; shift 2 ;;
+    --zones) zones=$2; shift 2 ;;
+    --gpus) gpus=$2; shift 2 ;;
+    *) echo "local-cluster.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${DSO_BUILD_DIR:-$REPO/build}
+TESTBED_BIN=${DSO_TESTBED_BIN:-$BUILD/tests/testbed/dso-testbed-node}
+INFERENCE_SERVER=${DSO_INFERENCE_SERVER:-$BUILD/inference-pod/deepseek-inference-server}
+SUBNETS=/run/dso-testbed/subnets
 ROOT=${DSO_CLUSTER_ROOT:-/tmp/dso-clusters}
 DIR=$ROOT/$name
 CACHE=${DSO_CACHE:-/var/cache/deepseek-operator}
@@ -141,7 +163,63 @@ wait_ready() {
   done
 }
 
+# The testbed's pod subnet 10.244.C.0/24: the lowest C in 1..250 no other cluster holds (an atomic
+# mkdir claims it; stop releases it).
+claim_subnet() {
+  mkdir -p "$SUBNETS"
+  local c
+  for c in $(seq 1 250); do
+    if mkdir "$SUBNETS/$c" 2>/dev/null; then
+      echo "$DIR" >"$SUBNETS/$c/owner"
+      echo "$c"
+      return
+    fi
+    # A claim whose cluster folder is gone (a killed run) is free again.
+    if [ ! -d "$(cat "$SUBNETS/$c/owner" 2>/dev/null || echo /nonexistent)" ]; then
+      echo "$DIR" >"$SUBNETS/$c/owner"
+      echo "$c"
+      return
+    fi
+  done
+  die "no free testbed pod subnet under $SUBNETS"
+}
+
+start_testbed() {
+  [ -x "$TESTBED_BIN" ] || die "$TESTBED_BIN missing: build the project first (cmake --build build)"
+  [ -x "$INFERENCE_SERVER" ] || die "$INFERENCE_SERVER missing: build the project first"
+  local c images=${DSO_TESTBED_IMAGES:-$DIR/testbed-images.json}
+  c=$(claim_subnet)
+  echo "$c" >"$DIR/testbed.subnet"
+  if [ -z "${DSO_TESTBED_IMAGES:-}" ]; then
+    # The project's images as local programs: the inference server image runs the built server on
+    # the GPU stand-in model (docs/e2e.md); "testbed/shell" runs commands from the host's PATH.
+    cat >"$images" <<IMAGES
+{
+  "ghcr.io/deepseek-operator/inference-server": {
+    "entrypoint": ["$INFERENCE_SERVER"],
+    "env": {"DEEPSEEK_INFERENCE_MODEL": "builtin:gpu-sim", "DEEPSEEK_INFERENCE_PORT": "8000"}
+  },
+  "testbed/shell": {"entrypoint": []}
+}
+IMAGES
+  fi
+  spawn testbed "$TESTBED_BIN" --kubeconfig "$DIR/kubeconfig" --images "$images" \
+    --state-dir "$DIR/testbed" --roots-dir "/run/dso-testbed/roots/$name" --name "$name" \
+    --nodes "$nodes" --gpus "$gpus" --region "$region" ${zones:+--zones "$zones"} \
+    --pod-subnet "10.244.$c.0/24" --restart-backoff "${DSO_TESTBED_RESTART_BACKOFF:-10s}"
+  local deadline=$((SECONDS + 30))
+  until [ "$(kubectl --kubeconfig "$DIR/kubeconfig" get nodes -o name 2>/dev/null | wc -l)" -ge "$nodes" ]; do
+    kill -0 "$(cat "$DIR/testbed.pid")" 2>/dev/null || { tail -n 20 "$DIR/testbed.log" >&2; die "testbed nodes exited (log: $DIR/testbed.log)"; }
+    [ $SECONDS -lt $deadline ] || die "testbed nodes not registered within 30s (log: $DIR/testbed.log)"
+    sleep 0.3
+  done
+}
+
 do_stop() {
+  # Pods first: the agent stops their processes (SIGTERM, SIGKILL after 2 s).
+  kill_one testbed
+  if [ -f "$DIR/testbed.subnet" ]; then rm -rf "$SUBNETS/$(cat "$DIR/testbed.subnet")"; fi
+  rm -rf "/run/dso-testbed/roots/$name"
   for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do kill_one "$p"; done
   rm -rf "$DIR"
 }
@@ -178,7 +256,9 @@ do_start() {
     --secure-port=0 --port=0 --use-service-account-credentials=false
   spawn kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig="$DIR/kubeconfig" \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --port=0
-  echo "local-cluster.sh [$name]: ready in $((SECONDS - t0))s at https://127.0.0.1:$(cat "$DIR/apiserver.port") (KUBECONFIG=$DIR/kubeconfig)" >&2
+  local with=""
+  if [ "$nodes" -gt 0 ]; then start_testbed; with=" with $nodes testbed nodes"; fi
+  echo "local-cluster.sh [$name]: ready in $((SECONDS - t0))s$with at https://127.0.0.1:$(cat "$DIR/apiserver.port") (KUBECONFIG=$DIR/kubeconfig)" >&2
 }
 
 case "$cmd" in
@@ -192,6 +272,10 @@ case "$cmd" in
     echo "export DSO_CA_FILE=$DIR/pki/ca.crt"
     echo "export DSO_TOKEN_FILE=$DIR/pki/admin.token"
     echo "export DSO_ETCD=http://127.0.0.1:$(cat "$DIR/etcd.port")"
+    if [ -f "$DIR/testbed.subnet" ]; then
+      echo "export DSO_TESTBED_STATE=$DIR/testbed"
+      echo "export DSO_TESTBED_SUBNET=10.244.$(cat "$DIR/testbed.subnet").0/24"
+    fi
     ;;
   restart-apiserver)
     [ -f "$DIR/kube-apiserver.pid" ] || die "not started"
@@ -199,5 +283,5 @@ case "$cmd" in
     start_apiserver
     wait_ready
     ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "api/deepseek_service.h"
+#include "timing/rfc3339.h"
 
 namespace dso::controller {
 
@@ -101,10 +102,7 @@ std::map<std::string, int> plan_region_replicas_with_active(const api::DeepSeekS
 // "1m30s" style for messages (whole seconds). O(1).
 std::string format_duration(std::chrono::milliseconds d);
 
-// RFC 3339 in UTC, with milliseconds when there are any ("2026-11-28T11:00:00Z",
-// "2026-11-28T11:00:00.250Z"), and back (fractional seconds kept to the millisecond; Z or +hh:mm
-// offset). O(1).
-std::string format_rfc3339(WallTime t);
-std::optional<WallTime> parse_rfc3339(const std::string& text);
+using timing::format_rfc3339;
+using timing::parse_rfc3339;
 
 }  // namespace dso::controller
