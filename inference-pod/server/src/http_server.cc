@@ -170,19 +170,24 @@ HttpServer::~HttpServer() {
   close();
 }
 
-std::expected<void, std::string> HttpServer::open() {
-  // Process-wide cpprestsdk settings, before its thread pool first starts.
+std::expected<void, std::string> configure_http_runtime(std::size_t io_threads) {
   static std::once_flag configured;
-  std::string failure;
+  static std::string failure;
   std::call_once(configured, [&] {
     try {
-      crossplat::threadpool::initialize_with_threads(impl_->io_threads);
+      crossplat::threadpool::initialize_with_threads(std::max<std::size_t>(1, io_threads));
     } catch (const std::exception& e) {
       failure = std::string("cpprestsdk thread pool already started: ") + e.what();
     }
     pplx::set_ambient_scheduler(std::make_shared<InlineScheduler>());
   });
-  if (!failure.empty()) return std::unexpected("listen on " + impl_->url + ": " + failure);
+  if (!failure.empty()) return std::unexpected(failure);
+  return {};
+}
+
+std::expected<void, std::string> HttpServer::open() {
+  if (auto configured = configure_http_runtime(impl_->io_threads); !configured)
+    return std::unexpected("listen on " + impl_->url + ": " + configured.error());
   try {
     impl_->listener =
         std::make_unique<http::experimental::listener::http_listener>(web::uri(impl_->url));

@@ -58,13 +58,19 @@ std::expected<LanguageModelPtr, std::string> load_model(const ServerConfig& conf
 }
 
 int serve(const ServerConfig& config) {
+  // Before the model download (an HTTP client) can start cpprestsdk's machinery.
+  if (auto configured = configure_http_runtime(static_cast<std::size_t>(config.http_threads));
+      !configured) {
+    log(configured.error());
+    return 1;
+  }
   auto model = load_model(config);
   if (!model) {
     log(model.error());
     return 1;
   }
   auto& lm = **model;
-  log("loaded " + config.model_path + " on " + lm.device() + " (vocab " +
+  log("loaded " + model_file(config.model_path) + " on " + lm.device() + " (vocab " +
       std::to_string(lm.vocab_size()) + ", context " + std::to_string(lm.context_length()) + ")");
 
   std::optional<ApiKeyStore> keys;

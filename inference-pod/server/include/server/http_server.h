@@ -12,6 +12,11 @@
 
 namespace dso::inference {
 
+// Sizes cpprestsdk's I/O thread pool and makes its PPL continuations run inline (http_server.cc
+// says why); both are process-wide and settle at the first call, which must come before any other
+// cpprestsdk use (an HTTP client included). Later calls return the first one's result.
+std::expected<void, std::string> configure_http_runtime(std::size_t io_threads);
+
 class HttpServer {
  public:
   // `url` like "http://0.0.0.0:8000". Bodies above max_body_bytes (by Content-Length) are not read.
@@ -22,9 +27,8 @@ class HttpServer {
              std::size_t io_threads = 1);
   ~HttpServer();
 
-  // Starts listening. Fails (naming the URL) when the address cannot be bound. The first call in
-  // a process also sizes cpprestsdk's thread pool (io_threads) and makes its PPL continuations run
-  // inline (http_server.cc says why); both are process-wide.
+  // Starts listening. Fails (naming the URL) when the address cannot be bound. Calls
+  // configure_http_runtime(io_threads) first.
   std::expected<void, std::string> open();
   // Stops listening; connections still open are closed. Idempotent.
   void close();
