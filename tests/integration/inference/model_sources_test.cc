@@ -69,8 +69,7 @@ class ModelSources : public ::testing::Test {
 
 TEST_F(ModelSources, AnHttpsModelIsDownloadedIntoTheVolumeThenServed) {
   fs::copy_file(DSO_BYTE_LM, dir_ / "served" / "model.pt");
-  const int port = serve_https();
-  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/model.pt";
+  std::string url = "https://127.0.0.1:" + std::to_string(serve_https()) + "/model.pt";
   // The system trust store does not know the test CA: the download must fail, and say why.
   {
     ServerProcess untrusted(DSO_INFERENCE_SERVER,
@@ -82,6 +81,7 @@ TEST_F(ModelSources, AnHttpsModelIsDownloadedIntoTheVolumeThenServed) {
     EXPECT_FALSE(fs::exists(dir_ / "volume" / "model.pt"));
     EXPECT_FALSE(fs::exists(dir_ / "volume" / "model.pt.part"));
   }
+  url = "https://127.0.0.1:" + std::to_string(serve_https()) + "/model.pt";
   ::setenv("SSL_CERT_FILE", (dir_ / "cert.pem").c_str(), 1);  // OpenSSL's default trust
   ServerProcess server(
       DSO_INFERENCE_SERVER,
