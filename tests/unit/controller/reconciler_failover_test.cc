@@ -10,7 +10,7 @@
 #include "controller/failover.h"
 #include "controller/failover_metrics.h"
 #include "controller/reconciler.h"
-#include "kube/fake_client.h"
+#include "fakes/fake_client.h"
 
 namespace dso::controller {
 namespace {

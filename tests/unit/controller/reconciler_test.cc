@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/desired_objects.h"
-#include "kube/fake_client.h"
+#include "fakes/fake_client.h"
 
 namespace dso::controller {
 namespace {

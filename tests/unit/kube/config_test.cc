@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fakes/fake_clock.h"
+
 namespace dso::kube {
 namespace {
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "fakes/fake_clock.h"
+
 namespace dso::kube {
 namespace {
 

@@ -4,9 +4,10 @@
 
 #include <random>
 
+#include "fakes/fake_client.h"
+#include "fakes/fake_clock.h"
 #include "kube/controller.h"
 #include "kube/event_recorder.h"
-#include "kube/fake_client.h"
 #include "kube/health_server.h"
 #include "kube/metrics.h"
 

@@ -7,8 +7,9 @@
 #include <mutex>
 #include <thread>
 
+#include "fakes/fake_client.h"
+#include "fakes/fake_clock.h"
 #include "kube/backoff.h"
-#include "kube/fake_client.h"
 
 namespace dso::kube {
 namespace {

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "kube/fake_client.h"
+#include "fakes/fake_client.h"
 
 namespace dso::kube {
 namespace {

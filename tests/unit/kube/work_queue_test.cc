@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "fakes/fake_clock.h"
+
 namespace dso::kube {
 namespace {
 

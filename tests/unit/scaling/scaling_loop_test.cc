@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "controller/reconciler.h"
-#include "kube/fake_client.h"
+#include "fakes/fake_client.h"
 #include "metrics/promql.h"
 
 namespace dso::scaling {

@@ -1,6 +1,6 @@
 // KubeClient: the interface every part of the operator uses to talk to a Kubernetes API server,
 // for any group/version/resource. RestClient (rest_client.h) implements it over HTTPS;
-// FakeClient (fake_client.h) implements it in memory for unit tests.
+// FakeClient (tests/fakes, a test-only target) implements it in memory for unit tests.
 #pragma once
 
 #include <functional>

@@ -1,8 +1,8 @@
 // Time for dso::kube: a Clock interface over the monotonic clock so that queues, backoff, leader
-// election and informers can be unit-tested with a FakeClock that tests advance by hand.
+// election and informers can be unit-tested with a fake clock that tests advance by hand
+// (tests/fakes/include/fakes/fake_clock.h).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -36,22 +36,5 @@ class RealClock final : public Clock {
 
 // The process-wide real clock.
 ClockPtr real_clock();
-
-// A clock that moves only when advance() is called. Waiters poll every millisecond of real time,
-// so advancing never loses a wake-up; a test that advances past a deadline sees the effect within
-// a few real milliseconds.
-class FakeClock final : public Clock {
- public:
-  TimePoint now() const override { return TimePoint(Duration(now_.load())); }
-  void advance(Duration d) { now_ += d.count(); }
-  void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                  TimePoint deadline) override {
-    if (now() >= deadline) return;
-    cv.wait_for(lock, std::chrono::milliseconds(1));
-  }
-
- private:
-  std::atomic<Duration::rep> now_{Duration(std::chrono::hours(1000)).count()};
-};
 
 }  // namespace dso::kube

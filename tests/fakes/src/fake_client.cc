@@ -1,4 +1,4 @@
-#include "kube/fake_client.h"
+#include "fakes/fake_client.h"
 
 namespace dso::kube {
 namespace {
