@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include "traces/csv.h"
 
@@ -160,6 +161,162 @@ std::string forecast_chart_svg(const predictor::Series& history,
   svg += "<text x=\"" + num(left + w) + "\" y=\"" + num(options.height - 6.0) +
          "\" text-anchor=\"end\" fill=\"#555\">" + std::string(legend) + "</text>\n</svg>\n";
   return svg;
+}
+
+namespace {
+
+// Where the panels of a timeline chart go: plot area, time scale.
+struct TimelineFrame {
+  double left = 70, right = 40, top = 48, bottom = 50, gap = 34;
+  double width = 0, panel_height = 0;
+  std::int64_t t0 = 0, step = 1;
+  std::size_t n = 0;
+  double x(double t) const {
+    return left + width * (t - static_cast<double>(t0)) / static_cast<double>(n * step);
+  }
+  double panel_top(std::size_t p) const {
+    return top + static_cast<double>(p) * (panel_height + gap);
+  }
+};
+
+std::string timeline_marks(const TimelineChart& c, const TimelineFrame& f, double bottom) {
+  std::string svg;
+  for (std::size_t i = 0; i < c.marked.size() && i < f.n;) {
+    if (!c.marked[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < c.marked.size() && j < f.n && c.marked[j]) ++j;
+    const double x0 = f.x(static_cast<double>(c.times[i]));
+    const double x1 = f.x(static_cast<double>(c.times[j - 1] + f.step));
+    svg += "<rect x=\"" + num(x0) + "\" y=\"" + num(f.top) + "\" width=\"" + num(x1 - x0) +
+           "\" height=\"" + num(bottom - f.top) + "\" fill=\"#fcbba1\" fill-opacity=\"0.5\"/>\n";
+    i = j;
+  }
+  return svg;
+}
+
+// A panel's value axis: from 0 (or below, for negative values) up to a round number above the
+// highest value, in 3 to 6 round steps.
+struct ValueAxis {
+  double lo = 0, hi = 1, step = 1;
+};
+
+ValueAxis value_axis(const TimelinePanel& p) {
+  double lo = 0, hi = p.threshold.value_or(0);
+  for (const auto& s : p.series) {
+    for (const double v : s.values) {
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  }
+  const double range = hi > lo ? (hi - lo) * 1.05 : 1.0;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(range / 3)));
+  double step = magnitude;
+  for (const double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * magnitude;
+    if (range / step <= 6) break;
+  }
+  return {std::floor(lo / step) * step, std::ceil((lo + range) / step) * step, step};
+}
+
+std::string timeline_lines(const TimelineChart& c, const TimelinePanel& p, const TimelineFrame& f,
+                           const std::function<double(double)>& y) {
+  std::string svg;
+  for (const auto& s : p.series) {
+    std::string d;
+    bool pen_down = false;
+    for (std::size_t i = 0; i < s.values.size() && i < f.n; ++i) {
+      if (!std::isfinite(s.values[i])) {
+        pen_down = false;
+        continue;
+      }
+      const double t = static_cast<double>(c.times[i]) + 0.5 * static_cast<double>(f.step);
+      d += (pen_down ? "L" : "M") + num(f.x(t)) + " " + num(y(s.values[i])) + " ";
+      pen_down = true;
+    }
+    svg += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + escape(s.colour) +
+           "\" stroke-width=\"1.3\"/>\n";
+  }
+  return svg;
+}
+
+std::string timeline_panel(const TimelineChart& c, const TimelinePanel& p, const TimelineFrame& f,
+                           double top) {
+  const ValueAxis axis = value_axis(p);
+  const double h = f.panel_height;
+  const auto y = [&](double v) { return top + h * (1 - (v - axis.lo) / (axis.hi - axis.lo)); };
+  std::string svg = "<text x=\"" + num(f.left) + "\" y=\"" + num(top - 8) +
+                    "\" font-weight=\"bold\">" + escape(p.title) + "</text>\n";
+  for (double v = axis.lo; v <= axis.hi + axis.step / 2; v += axis.step) {
+    char label[32];
+    std::snprintf(label, sizeof label, "%.4g", std::abs(v) < axis.step / 2 ? 0.0 : v);
+    svg += "<line x1=\"" + num(f.left) + "\" x2=\"" + num(f.left + f.width) + "\" y1=\"" +
+           num(y(v)) + "\" y2=\"" + num(y(v)) + "\" stroke=\"#e5e5e5\"/>\n<text x=\"" +
+           num(f.left - 6) + "\" y=\"" + num(y(v) + 4) + "\" text-anchor=\"end\">" + label +
+           "</text>\n";
+  }
+  if (p.threshold) {
+    svg += "<line x1=\"" + num(f.left) + "\" x2=\"" + num(f.left + f.width) + "\" y1=\"" +
+           num(y(*p.threshold)) + "\" y2=\"" + num(y(*p.threshold)) +
+           "\" stroke=\"#cb181d\" stroke-dasharray=\"5 3\"/>\n";
+  }
+  svg += timeline_lines(c, p, f, y);
+  std::string legend;
+  for (const auto& s : p.series) {
+    legend += "<tspan fill=\"" + escape(s.colour) + "\">" + escape(s.label) + "</tspan>  ";
+  }
+  return svg + "<text x=\"" + num(f.left + f.width) + "\" y=\"" + num(top - 8) +
+         "\" text-anchor=\"end\">" + legend + "</text>\n";
+}
+
+std::string timeline_axis(const TimelineChart& c, const TimelineFrame& f, double bottom) {
+  std::string svg;
+  const std::int64_t span = static_cast<std::int64_t>(f.n) * f.step;
+  for (int k = 0; k <= 5; ++k) {
+    const std::int64_t t = f.t0 + span * k / 5;
+    const std::string stamp = format_timestamp(t, TimestampFormat::kDateTime);
+    svg += "<text x=\"" + num(f.x(static_cast<double>(t))) + "\" y=\"" + num(bottom + 16) +
+           "\" text-anchor=\"middle\">" +
+           (span > 86400 ? stamp.substr(5, 11) : stamp.substr(11, 8)) + "</text>\n";
+  }
+  if (!c.marked_label.empty()) {
+    svg += "<rect x=\"" + num(f.left) + "\" y=\"" + num(bottom + 24) +
+           "\" width=\"12\" height=\"10\" fill=\"#fcbba1\"/>\n<text x=\"" + num(f.left + 16) +
+           "\" y=\"" + num(bottom + 33) + "\">" + escape(c.marked_label) + "</text>\n";
+  }
+  return svg;
+}
+
+}  // namespace
+
+std::string timeline_chart_svg(const TimelineChart& chart, const ChartOptions& options) {
+  TimelineFrame f;
+  f.n = std::max<std::size_t>(chart.times.size(), 1);
+  f.t0 = chart.times.empty() ? 0 : chart.times.front();
+  if (chart.times.size() > 1) {
+    f.step = std::max<std::int64_t>(
+        1, (chart.times.back() - f.t0) / static_cast<std::int64_t>(chart.times.size() - 1));
+  }
+  f.width = options.width - f.left - f.right;
+  const double panels = static_cast<double>(std::max<std::size_t>(chart.panels.size(), 1));
+  f.panel_height =
+      std::max(20.0, (options.height - f.top - f.bottom - f.gap * (panels - 1)) / panels);
+  const double bottom =
+      f.panel_top(chart.panels.size() - (chart.panels.empty() ? 0 : 1)) + f.panel_height;
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                    std::to_string(options.width) + "\" height=\"" +
+                    std::to_string(static_cast<int>(bottom + f.bottom)) +
+                    "\" font-family=\"sans-serif\" font-size=\"11\">\n"
+                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  svg += "<text x=\"" + num(f.left) + "\" y=\"18\" font-size=\"13\">" + escape(options.title) +
+         "</text>\n";
+  svg += timeline_marks(chart, f, bottom);
+  for (std::size_t p = 0; p < chart.panels.size(); ++p) {
+    svg += timeline_panel(chart, chart.panels[p], f, f.panel_top(p));
+  }
+  svg += timeline_axis(chart, f, bottom);
+  return svg + "</svg>\n";
 }
 
 }  // namespace dso::traces
