@@ -22,7 +22,9 @@ constexpr double kRate = 30;    // requests/s
 constexpr double kTarget = 12;  // requests/s per replica: 3 replicas
 
 int replicas(const Testbed& t) {
-  return t.get(Testbed::deployments(), kNs, kEndpoints)["spec"].value("replicas", -1);
+  return t.get(Testbed::deployments(), kNs, kEndpoints)
+      .value("spec", Json::object())
+      .value("replicas", -1);
 }
 
 // Samples the Deployment's replicas every 200 ms for `seconds`; the lowest seen.
@@ -47,14 +49,15 @@ TEST(Faults, ServerKilledPrometheusDownOperatorRestartedUnderLoad) {
   testbed.install_crd();
   testbed.fresh_namespace(kNs);
   ChartPrometheus prometheus("e2e-faults");
-  Operator op(testbed, prometheus.url(), testbed.cluster().dir / "e2e-faults-operator.log");
+  Operator op(testbed, prometheus.url(), testbed.work_dir("faults") / "operator.log");
   testbed.apply(R"(apiVersion: inference.deepseek.io/v1alpha1
 kind: DeepSeekService
 metadata: {name: steady}
 spec:
   model:
     name: steady-model
-    image: )" + std::string(kServerImage) + R"(
+    image: )" + std::string(kServerImage) +
+                    R"(
     args: ["--gpu-sim-step-ms=20", "--max-batch-size=16"]
   drain: {terminationGracePeriodSeconds: 30, preStopSeconds: 3}
   autoscaling:
@@ -126,7 +129,8 @@ spec:
   // 3. The operator restarted: it comes back holding what it set, no scale-down burst.
   op.stop();
   op.start();
-  EXPECT_EQ(lowest_replicas_for(testbed, 45), 3);
+  EXPECT_EQ(lowest_replicas_for(testbed, 45), 3)
+      << testbed.get(Testbed::deepseek_services(), kNs, "steady").value("status", Json()).dump(2);
 
   (*gen)->stop();
   (*gen)->wait();

@@ -23,7 +23,7 @@ TEST(Lifecycle, MinimalSampleServesScalesWithoutErrorsAndDrains) {
   testbed.install_crd();
   testbed.fresh_namespace(kNs);
   // No Prometheus: the replicas are set by hand (autoscaling off below), so none is needed.
-  Operator op(testbed, "", testbed.cluster().dir / "e2e-lifecycle-operator.log");
+  Operator op(testbed, "", testbed.work_dir("lifecycle") / "operator.log");
 
   std::string out;
   ASSERT_EQ(testbed.kubectl("-n " + std::string(kNs) + " apply -f " + DSO_SOURCE_DIR +
@@ -37,12 +37,14 @@ TEST(Lifecycle, MinimalSampleServesScalesWithoutErrorsAndDrains) {
   // What the server logged: it is the real one, on the testbed's GPU stand-in.
   const auto pods = testbed.pods(kNs);
   ASSERT_EQ(pods.size(), 1u);
-  const std::string pod_dir = (testbed.state() / "pods" /
-                               (std::string(kNs) + "_" + pods[0]["metadata"]["name"].get<std::string>() +
-                                "_" + pods[0]["metadata"]["uid"].get<std::string>()))
-                                  .string();
-  EXPECT_NE(testing::read_file(pod_dir + "/logs/inference.log").find("deepseek-inference-server: ready"),
-            std::string::npos);
+  const std::string pod_dir =
+      (testbed.state() / "pods" /
+       (std::string(kNs) + "_" + pods[0]["metadata"]["name"].get<std::string>() + "_" +
+        pods[0]["metadata"]["uid"].get<std::string>()))
+          .string();
+  EXPECT_NE(
+      testing::read_file(pod_dir + "/logs/inference.log").find("deepseek-inference-server: ready"),
+      std::string::npos);
 
   // Steady load through the Service's ready endpoints, under the sample's model name.
   loadgen::Options load;
@@ -66,17 +68,17 @@ TEST(Lifecycle, MinimalSampleServesScalesWithoutErrorsAndDrains) {
                             &out),
             0)
       << out;
-  ASSERT_EQ(testbed.kubectl("-n " + std::string(kNs) + " scale dss " + kService + " --replicas 3",
-                            &out),
-            0)
+  ASSERT_EQ(
+      testbed.kubectl("-n " + std::string(kNs) + " scale dss " + kService + " --replicas 3", &out),
+      0)
       << out;
   ASSERT_TRUE(eventually(120, [&] { return testbed.ready_endpoints(kNs, kEndpoints) == 3; }));
   const auto at_three = (*gen)->snapshot().totals.completed;
   ASSERT_TRUE((*gen)->wait_for_completed(at_three + 60, 60s));
 
-  ASSERT_EQ(testbed.kubectl("-n " + std::string(kNs) + " scale dss " + kService + " --replicas 1",
-                            &out),
-            0)
+  ASSERT_EQ(
+      testbed.kubectl("-n " + std::string(kNs) + " scale dss " + kService + " --replicas 1", &out),
+      0)
       << out;
   ASSERT_TRUE(eventually(120, [&] { return testbed.pods(kNs).size() == 1; }))
       << "two pods should have drained and gone";
@@ -97,12 +99,13 @@ TEST(Lifecycle, MinimalSampleServesScalesWithoutErrorsAndDrains) {
     EXPECT_GE(e["secondsAfterDeletion"].get<double>(), 10.0) << "the preStop (10 s) ran first";
     EXPECT_LE(e["secondsAfterDeletion"].get<double>(), e["graceSeconds"].get<double>());
   }
-  std::printf("lifecycle: %llu requests, %llu completed, p99 %.3f s; scaled-down servers exited "
-              "%.1f s and %.1f s after deletion\n",
-              static_cast<unsigned long long>(totals.offered),
-              static_cast<unsigned long long>(totals.completed), totals.p99_s,
-              scaled_down[0]["secondsAfterDeletion"].get<double>(),
-              scaled_down[1]["secondsAfterDeletion"].get<double>());
+  std::printf(
+      "lifecycle: %llu requests, %llu completed, p99 %.3f s; scaled-down servers exited "
+      "%.1f s and %.1f s after deletion\n",
+      static_cast<unsigned long long>(totals.offered),
+      static_cast<unsigned long long>(totals.completed), totals.p99_s,
+      scaled_down[0]["secondsAfterDeletion"].get<double>(),
+      scaled_down[1]["secondsAfterDeletion"].get<double>());
 
   // Deleting the service: the garbage collector removes the Deployment and its pod, which drains.
   ASSERT_EQ(testbed.kubectl("-n " + std::string(kNs) + " delete dss " + kService, &out), 0) << out;

@@ -28,11 +28,11 @@ constexpr double kSloP99 = 2.0;   // seconds
 // Day 15 (index 14), 11:03 UTC of crane_input1: 1.3 -> 10.7 -> 14.4 within two minutes after a
 // quiet morning; the same rise comes in the same minute on most of the 14 days before it.
 constexpr std::size_t kRiseRow = 14 * 1440 + 663;
-constexpr std::int64_t kPrepare = 75;      // s: backfill, Prometheus, pods Ready
+constexpr std::int64_t kPrepare = 75;       // s: backfill, Prometheus, pods Ready
 constexpr std::int64_t kLeadAtLeast = 180;  // s of live replay before the rise
 constexpr std::int64_t kAfterRise = 300;    // s of live replay after it
 
-struct Run {
+struct ServiceRun {
   std::string name;
   std::string mode;
   std::unique_ptr<loadgen::LoadGenerator> load;
@@ -53,11 +53,13 @@ std::int64_t rise_time(std::int64_t live) {
 std::string service_yaml(const std::string& name, const std::string& mode) {
   return R"(apiVersion: inference.deepseek.io/v1alpha1
 kind: DeepSeekService
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
   model:
     name: rise-model
-    image: )" + std::string(kServerImage) +
+    image: )" +
+         std::string(kServerImage) +
          R"(
     args: ["--gpu-sim-step-ms=20", "--max-batch-size=16", "--gpu-sim-load-s=30",
            "--max-queue-wait-ms=3000"]
@@ -70,7 +72,8 @@ spec:
     # maxForecastError 3: the accuracy gate compares forecasts of 5-minute maxima with the
     # instantaneous demand, which on this trace's quiet morning reads as a large relative error
     # (docs/autoscaling.md); the default 1 would gate the forecast before the rise.
-    predictive: {mode: ")" + mode + R"(", history: 14d, coldStart: 40s, maxForecastError: 3}
+    predictive: {mode: ")" +
+         mode + R"(", history: 14d, coldStart: 40s, maxForecastError: 3}
 )";
 }
 
@@ -106,9 +109,7 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
   std::vector<std::int64_t> times;
   for (std::int64_t t = live - 14 * 86400; t < live - 600; t += 30) times.push_back(t);
   for (std::int64_t t = live - 600; t <= live; t += 5) times.push_back(t);
-  const fs::path work = testbed.cluster().dir / "e2e-predictive";
-  fs::remove_all(work);
-  fs::create_directories(work);
+  const fs::path work = testbed.work_dir("predictive");
   {
     std::ofstream om(work / "backfill.om");
     testing::write_openmetrics(om, services, times);
@@ -117,17 +118,19 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
   ChartPrometheus prometheus("e2e-predictive", work / "tsdb");
   Operator op(testbed, prometheus.url(), work / "operator.log");
 
-  Run runs[2] = {{"predictive", "Auto", nullptr}, {"reactive", "Off", nullptr}};
-  for (const Run& r : runs) testbed.apply(service_yaml(r.name, r.mode), kNs);
-  ASSERT_TRUE(eventually(150, [&] {
-    return testbed.ready_endpoints(kNs, "predictive-default") == 1 &&
-           testbed.ready_endpoints(kNs, "reactive-default") == 1;
-  })) << "the services' first pods did not turn Ready\n"
+  ServiceRun runs[2] = {{"predictive", "Auto", nullptr}, {"reactive", "Off", nullptr}};
+  for (const ServiceRun& r : runs) testbed.apply(service_yaml(r.name, r.mode), kNs);
+  ASSERT_TRUE(eventually(150,
+                         [&] {
+                           return testbed.ready_endpoints(kNs, "predictive-default") == 1 &&
+                                  testbed.ready_endpoints(kNs, "reactive-default") == 1;
+                         }))
+      << "the services' first pods did not turn Ready\n"
       << op.log_text().substr(0, 4000);
   ASSERT_LT(wall_now(), static_cast<double>(live)) << "too slow to prepare: the replay is late";
 
   // The same trace and seed for both, from the row that starts at `live`.
-  for (Run& r : runs) {
+  for (ServiceRun& r : runs) {
     loadgen::Options load;
     load.kubeconfig = testbed.cluster().kubeconfig.string();
     load.service_namespace = kNs;
@@ -149,29 +152,31 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
   }
   // The rows start on whole minutes of the trace: begin exactly at `live`.
   std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::seconds(live)));
-  for (Run& r : runs) ASSERT_TRUE(r.load->start());
+  for (ServiceRun& r : runs) ASSERT_TRUE(r.load->start());
 
   // Replica-seconds: each Deployment's spec.replicas (GPUs held, cold starts included), sampled
   // every second of the replay.
   while (wall_now() < static_cast<double>(end)) {
-    for (Run& r : runs) {
+    for (ServiceRun& r : runs) {
       const Json d = testbed.get(Testbed::deployments(), kNs, r.name + "-default");
-      r.replica_seconds += d["spec"].value("replicas", 0);
+      r.replica_seconds += d.value("spec", Json::object()).value("replicas", 0);
     }
     std::this_thread::sleep_until(std::chrono::system_clock::now() + 1s);
   }
-  for (Run& r : runs) {
+  for (ServiceRun& r : runs) {
     r.load->wait();
     const auto snapshot = r.load->snapshot();
     r.violation_seconds = snapshot.totals.violation_seconds;
-    std::printf("%-10s violation seconds %3llu  replica-seconds %6.0f  requests %llu  429 %llu  "
-                "errors %llu  p99 %.2f s\n",
-                r.name.c_str(), static_cast<unsigned long long>(r.violation_seconds),
-                r.replica_seconds, static_cast<unsigned long long>(snapshot.totals.offered),
-                static_cast<unsigned long long>(snapshot.totals.rejected),
-                static_cast<unsigned long long>(snapshot.totals.errors), snapshot.totals.p99_s);
+    std::printf(
+        "%-10s violation seconds %3llu  replica-seconds %6.0f  requests %llu  429 %llu  "
+        "errors %llu  p99 %.2f s\n",
+        r.name.c_str(), static_cast<unsigned long long>(r.violation_seconds), r.replica_seconds,
+        static_cast<unsigned long long>(snapshot.totals.offered),
+        static_cast<unsigned long long>(snapshot.totals.rejected),
+        static_cast<unsigned long long>(snapshot.totals.errors), snapshot.totals.p99_s);
   }
-  const Json status = testbed.get(Testbed::deepseek_services(), kNs, "predictive")["status"];
+  const Json status =
+      testbed.get(Testbed::deepseek_services(), kNs, "predictive").value("status", Json::object());
   std::printf("rise %lld s into the replay; measured cold start %s s\n",
               static_cast<long long>(rise - live),
               status.value("coldStartSeconds", Json()).dump().c_str());

@@ -32,9 +32,10 @@ class Samples : public ::testing::Test {
     std::string out;
     testbed_.kubectl("-n default delete dss chat-large --ignore-not-found --wait=true", &out);
     testbed_.kubectl("-n default delete pvc deepseek-chat-weights --ignore-not-found", &out);
-    testbed_.kubectl("delete pv deepseek-chat-weights priorityclass inference-critical "
-                     "--ignore-not-found",
-                     &out);
+    testbed_.kubectl(
+        "delete pv deepseek-chat-weights priorityclass inference-critical "
+        "--ignore-not-found",
+        &out);
     label_nodes({"local", "local", "local"});
   }
   void label_nodes(const std::vector<std::string>& regions) {
@@ -67,7 +68,8 @@ spec:
   capacity: {storage: 1Gi}
   accessModes: [ReadOnlyMany]
   storageClassName: ""
-  hostPath: {path: )" + weights.string() + R"(}
+  hostPath: {path: )" +
+                 weights.string() + R"(}
   claimRef: {namespace: default, name: deepseek-chat-weights}
 ---
 apiVersion: v1
@@ -80,11 +82,12 @@ spec:
   resources: {requests: {storage: 1Gi}}
 )");
   ChartPrometheus prometheus("e2e-samples");
-  Operator op(testbed_, prometheus.url(), testbed_.cluster().dir / "e2e-samples-operator.log");
+  Operator op(testbed_, prometheus.url(), testbed_.work_dir("samples") / "operator.log");
 
   std::string out;
   const std::string samples = std::string(DSO_SOURCE_DIR) + "/crds/samples/";
-  ASSERT_EQ(testbed_.kubectl("-n e2e-samples apply -f " + samples + "minimal.yaml", &out), 0) << out;
+  ASSERT_EQ(testbed_.kubectl("-n e2e-samples apply -f " + samples + "minimal.yaml", &out), 0)
+      << out;
   ASSERT_EQ(testbed_.kubectl("-n default apply -f " + samples + "full.yaml", &out), 0) << out;
 
   // The full sample's P99Latency needs requests to be defined: a little load on its primary.
@@ -101,24 +104,26 @@ spec:
   ASSERT_TRUE(gen) << gen.error();
   ASSERT_TRUE((*gen)->start());
 
-  const std::vector<std::pair<std::string, std::string>> services = {
-      {"e2e-samples", "chat-small"}, {"default", "chat-large"}};
+  const std::vector<std::pair<std::string, std::string>> services = {{"e2e-samples", "chat-small"},
+                                                                     {"default", "chat-large"}};
   for (const auto& [ns, name] : services) {
-    EXPECT_TRUE(eventually(240, [&] {
-      const Json dss = testbed_.get(Testbed::deepseek_services(), ns, name);
-      return condition(dss, "Degraded") == "False/AsExpected" &&
-             condition(dss, "Ready") == "True/AllReplicasReady" &&
-             condition(dss, "ScalingActive").starts_with("True/");
-    })) << ns << "/" << name << "\n"
+    EXPECT_TRUE(eventually(240,
+                           [&] {
+                             const Json dss = testbed_.get(Testbed::deepseek_services(), ns, name);
+                             return condition(dss, "Degraded") == "False/AsExpected" &&
+                                    condition(dss, "Ready") == "True/AllReplicasReady" &&
+                                    condition(dss, "ScalingActive").starts_with("True/");
+                           }))
+        << ns << "/" << name << "\n"
         << testbed_.get(Testbed::deepseek_services(), ns, name)["status"].dump(2);
   }
   // The full sample's pods loaded the TorchScript weights from the claim.
   for (const Json& pod : testbed_.pods("default", "inference.deepseek.io/service=chat-large")) {
-    const std::string log = testing::read_file(
-        testbed_.state() / "pods" /
-        ("default_" + pod["metadata"]["name"].get<std::string>() + "_" +
-         pod["metadata"]["uid"].get<std::string>()) /
-        "logs" / "inference.log");
+    const std::string log =
+        testing::read_file(testbed_.state() / "pods" /
+                           ("default_" + pod["metadata"]["name"].get<std::string>() + "_" +
+                            pod["metadata"]["uid"].get<std::string>()) /
+                           "logs" / "inference.log");
     EXPECT_NE(log.find("loaded /models/model.pt"), std::string::npos) << log;
   }
   (*gen)->stop();

@@ -246,6 +246,7 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
 
   // 3. The reactive path: one HPA proposal per metric.
   int usable = 0;
+  bool any_partial = false;  // a usable sample was partial (it asked for more replicas)
   MetricsState first_problem = MetricsState::kNone;
   for (const auto& target : policy.metrics) {
     MetricProposal proposal;
@@ -273,7 +274,11 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
                       static_cast<long long>(policy.metric_max_age));
       }
     }
-    if (problem == MetricsState::kOk) {
+    if (problem == MetricsState::kOk && it->partial) {
+      // Usable to scale up only (below, once the proposal is known).
+      problem = MetricsState::kPartial;
+    }
+    if (problem == MetricsState::kOk || problem == MetricsState::kPartial) {
       if (target.kind == MetricKind::kAverageValue && ready == 0) {
         // No pod to average over (e.g. scaled to zero): the metric asks for nothing; the demand
         // and forecast floors decide whether to start a replica.
@@ -284,9 +289,22 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
             hpa::replicas_for_metric(target.kind, proposal.value, proposal.target, current, ready,
                                      policy.tolerance, &proposal.ratio);
       }
-      ++usable;
-      ex.reactive = std::max(ex.reactive.value_or(0), *proposal.replicas);
-    } else if (first_problem == MetricsState::kNone) {
+      if (problem == MetricsState::kPartial && *proposal.replicas <= current) {
+        // A partial value that does not ask for more than the current replicas says nothing:
+        // the pods that were not counted may carry the rest.
+        proposal.problem = "partial: " + it->partial_note + " (may scale up, never down)";
+        proposal.replicas.reset();
+      } else {
+        if (problem == MetricsState::kPartial) {
+          proposal.problem = "partial: " + it->partial_note + " (scaling up on it)";
+          any_partial = true;
+        }
+        ++usable;
+        ex.reactive = std::max(ex.reactive.value_or(0), *proposal.replicas);
+        problem = MetricsState::kOk;
+      }
+    }
+    if (problem != MetricsState::kOk && first_problem == MetricsState::kNone) {
       first_problem = problem;
     }
     ex.metric_proposals.push_back(std::move(proposal));
@@ -296,7 +314,7 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
   if (metric_count == 0) {
     ex.metrics_state = MetricsState::kNone;
   } else if (usable == metric_count) {
-    ex.metrics_state = MetricsState::kOk;
+    ex.metrics_state = any_partial ? MetricsState::kPartial : MetricsState::kOk;
   } else if (usable > 0 && ex.reactive && *ex.reactive > current) {
     // HPA: with some metrics unusable, the usable ones may still scale up, never down.
     ex.metrics_state = MetricsState::kPartial;
@@ -356,6 +374,9 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
       ex.recommended = current;
       normalize = false;
       replicas = current;
+      // The held replicas are this period's recommendation: when the metrics come back, the
+      // scale-down window still remembers them (an outage's end is no reason to drop at once).
+      state.recommendations.push_back({now, current});
     }
   } else {
     // max(reactive, predictive, current demand); ties go to the first named.
@@ -408,15 +429,16 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
     if (replicas > max_replicas) apply_limit(ex.limits, max_name, replicas, max_replicas);
     if (replicas < min_replicas) apply_limit(ex.limits, min_name, replicas, min_replicas);
 
-    // Record the unstabilized recommendation and drop what no window can see any more.
+    // Record the unstabilized recommendation.
     state.recommendations.push_back({now, ex.recommended});
-    const Seconds keep = std::max({policy.scale_up.stabilization_window,
-                                   policy.scale_down.stabilization_window, pp.scale_down_window});
-    while (!state.recommendations.empty() && state.recommendations.front().at <= now - keep) {
-      state.recommendations.pop_front();
-    }
   } else if (replicas > max_replicas) {
     apply_limit(ex.limits, max_name, replicas, max_replicas);
+  }
+  // Drop the recommendations no window can see any more.
+  const Seconds keep = std::max({policy.scale_up.stabilization_window,
+                                 policy.scale_down.stabilization_window, pp.scale_down_window});
+  while (!state.recommendations.empty() && state.recommendations.front().at <= now - keep) {
+    state.recommendations.pop_front();
   }
 
   // 6. Scale events feed the rate policies.

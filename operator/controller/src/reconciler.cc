@@ -185,11 +185,17 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     const std::optional<int> decided =
         options_.desired_replicas ? options_.desired_replicas(dss) : std::nullopt;
     // Holding means: what the operator last set (status.replicas), never a Deployment's own count
-    // (an edit there is drift in a field the operator owns, and is reverted).
+    // (an edit there is drift in a field the operator owns, and is reverted). Without a
+    // status.replicas (a status lost or restored without it) the primary's live Deployment says
+    // what runs now: holding the minimum instead would scale a busy service down.
     const Json& last = object.contains("status") ? object["status"] : Json::object();
-    const int held = last.contains("replicas") && last["replicas"].is_number_integer()
-                         ? last["replicas"].get<int>()
-                         : as.min_replicas;
+    int held = as.min_replicas;
+    if (last.contains("replicas") && last["replicas"].is_number_integer()) {
+      held = last["replicas"].get<int>();
+    } else if (const api::Region* primary = api::primary_region(spec)) {
+      if (const auto it = current.find(region_object_name(dss, *primary)); it != current.end())
+        held = int_at(*it->second, "spec", "replicas");
+    }
     const int wanted = decided ? *decided : held;
     total = std::clamp(wanted, as.min_replicas, as.max_replicas);
     if (total != wanted) {

@@ -37,8 +37,10 @@ PrometheusSource::Value PrometheusSource::read_one(const std::string& what,
     problems.push_back(what + ": " + result.error().message);
     return {kNaN, now};
   }
+  std::string warning;
   for (const auto& w : result->warnings) {
     problems.push_back(what + ": query " + quote_query(query) + " returned partial data: " + w);
+    if (warning.empty()) warning = w;
   }
   if (result->type == ResultType::kString) {
     problems.push_back(what + ": query " + quote_query(query) + " returned a string, not a number");
@@ -67,13 +69,60 @@ PrometheusSource::Value PrometheusSource::read_one(const std::string& what,
     problems.push_back(what + ": query " + quote_query(query) + " returned " + value_text(p.value));
     return {kNaN, at};
   }
-  return {p.value, at};
+  return {p.value, at, warning};
+}
+
+PrometheusSource::Value PrometheusSource::read_demand(const std::string& query, Seconds now,
+                                                      std::vector<std::string>& problems,
+                                                      std::optional<int>* instances) {
+  queries_.fetch_add(1);
+  auto result = client_->query(query, static_cast<double>(now));
+  if (!result) {
+    failures_.fetch_add(1);
+    problems.push_back("demand: " + result.error().message);
+    return {kNaN, now};
+  }
+  std::string warning;
+  for (const auto& w : result->warnings) {
+    problems.push_back("demand: query " + quote_query(query) + " returned partial data: " + w);
+    if (warning.empty()) warning = w;
+  }
+  if (result->type == ResultType::kString || result->series.empty()) {
+    problems.push_back("demand: query " + quote_query(query) +
+                       " returned no series (no pods scraped, or no samples in the window)");
+    return {kNaN, now};
+  }
+  double total = 0;
+  Seconds at = now;
+  int pods = 0;
+  for (const auto& series : result->series) {
+    const auto pod = series.labels.find("pod");
+    if (pod != series.labels.end() && !pod->second.empty()) ++pods;
+    if (series.points.empty() || !std::isfinite(series.points.back().value)) {
+      problems.push_back("demand: query " + quote_query(query) + " returned a non-finite value");
+      return {kNaN, now};
+    }
+    total += series.points.back().value;
+    at = static_cast<Seconds>(std::floor(series.points.back().time));
+  }
+  if (pods > 0) *instances = pods;
+  return {total, at, warning};
 }
 
 ServiceLoad PrometheusSource::current(const api::DeepSeekService& service, Seconds now) {
   ServiceLoad load;
+  // Demand is read per pod (its sum is the demand, its series count the pods that reported); a
+  // RequestsPerSecond metric of the same query takes that sum instead of a query of its own.
+  const auto demand = demand_query(service, options_.queries);
+  std::optional<Value> demand_value;
+  auto read_demand_once = [&]() -> const Value& {
+    if (!demand_value) {
+      demand_value = read_demand(*demand_by_instance_query(service, options_.queries), now,
+                                 load.problems, &load.reporting_pods);
+    }
+    return *demand_value;
+  };
   const auto& metrics = service.spec.autoscaling.metrics;
-  std::map<std::string, Value> answered;  // query -> value, to reuse for demand
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     autoscaler::MetricSample sample;
     sample.name = scaling_metric_name(service.spec, i);
@@ -83,22 +132,23 @@ ServiceLoad PrometheusSource::current(const api::DeepSeekService& service, Secon
     if (!query) {
       load.problems.push_back(sample.name + ": " + query.error());
     } else {
-      const Value v = read_one(sample.name, *query, now, load.problems);
+      const Value v = demand && *query == *demand
+                          ? read_demand_once()
+                          : read_one(sample.name, *query, now, load.problems);
       sample.value = v.value;
       sample.sampled_at = v.sampled_at;
-      answered.emplace(*query, v);
+      if (!v.warning.empty()) {
+        sample.partial = true;
+        sample.partial_note = "Prometheus warned: " + v.warning;
+      }
     }
     load.metrics.push_back(std::move(sample));
   }
-  auto demand = demand_query(service, options_.queries);
   if (!demand) {
     load.problems.push_back("demand: " + demand.error());
     load.demand_sampled_at = now;
-  } else if (auto it = answered.find(*demand); it != answered.end()) {
-    load.demand = it->second.value;
-    load.demand_sampled_at = it->second.sampled_at;
   } else {
-    const Value v = read_one("demand", *demand, now, load.problems);
+    const Value& v = read_demand_once();
     load.demand = v.value;
     load.demand_sampled_at = v.sampled_at;
   }

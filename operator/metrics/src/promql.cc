@@ -182,3 +182,15 @@ std::expected<std::string, std::string> demand_query(const api::DeepSeekService&
 }
 
 }  // namespace dso::metrics
+
+namespace dso::metrics {
+
+std::expected<std::string, std::string> demand_by_instance_query(
+    const api::DeepSeekService& service, const QueryOptions& options) {
+  auto total = demand_query(service, options);
+  if (!total) return total;
+  // "sum(rate(...))" -> "sum by (pod) (rate(...))"
+  return "sum by (pod) " + total->substr(3);
+}
+
+}  // namespace dso::metrics

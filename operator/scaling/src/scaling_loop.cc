@@ -308,6 +308,7 @@ void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService&
     for (auto it = old.rbegin(); it != old.rend(); ++it) {
       if (auto d = decision_from_json(*it)) e.scaler->record(std::move(*d));
     }
+    e.scaler->resume(now);
   }
 
   auto policy = to_scaling_policy(service.spec, options_.settings.decision_period);

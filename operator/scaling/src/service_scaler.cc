@@ -176,6 +176,27 @@ void ServiceScaler::maybe_refit(const api::DeepSeekService& service,
   fitted_at_ = now;
 }
 
+void mark_partial_coverage(metrics::ServiceLoad& load, int ready_pods) {
+  if (!load.reporting_pods || *load.reporting_pods >= ready_pods) return;
+  const std::string note = std::to_string(*load.reporting_pods) + " of " +
+                           std::to_string(ready_pods) + " ready pods reported requests";
+  load.problems.push_back("demand: " + note + " (some pods went unscraped: scaling down is held)");
+  for (auto& sample : load.metrics) {
+    if (sample.partial) continue;
+    sample.partial = true;
+    sample.partial_note = note;
+  }
+}
+
+void ServiceScaler::resume(Seconds now) {
+  if (decisions_.empty()) return;
+  // Decisions are recorded when they change something, so the newest one still held at `now`.
+  for (const auto& d : decisions_) {
+    if (d.acted) state_.recommendations.push_back({d.at, d.replicas});
+  }
+  if (decisions_.back().acted) state_.recommendations.push_back({now, decisions_.back().replicas});
+}
+
 StepResult ServiceScaler::step(const api::DeepSeekService& service,
                                const autoscaler::ScalingPolicy& policy, const StepInput& input,
                                metrics::MetricsSource& source, Seconds now) {
@@ -191,6 +212,7 @@ StepResult ServiceScaler::step(const api::DeepSeekService& service,
     fitted_at_.reset();
   }
   result.load = source.current(service, now);
+  mark_partial_coverage(result.load, input.ready_replicas);
 
   autoscaler::Observation o;
   o.current_replicas = input.current_replicas;

@@ -1,14 +1,16 @@
 // Support for the end-to-end tests: see e2e_support.h.
 #include "e2e_support.h"
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <random>
 #include <thread>
 
 #include "support/local_cluster.h"
@@ -41,13 +43,18 @@ int run(const std::string& command, std::string* out = nullptr) {
                             out);
 }
 
+// A loopback port that was free a moment ago (bound to port 0, then released).
 int free_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
-    if (run("! (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) + ") 2>/dev/null") == 0)
-      return port;
-  }
-  throw std::runtime_error("no free port");
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port");
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -60,8 +67,7 @@ fs::path chart_values() {
 }
 
 bool eventually(double seconds, const std::function<bool()>& check) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     if (check()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -85,8 +91,19 @@ Testbed Testbed::open() {
 kube::Resource Testbed::deepseek_services() {
   return {"inference.deepseek.io", "v1alpha1", "deepseekservices", true};
 }
-kube::Resource Testbed::deployments() { return {"apps", "v1", "deployments", true}; }
-kube::Resource Testbed::endpoints() { return {"", "v1", "endpoints", true}; }
+kube::Resource Testbed::deployments() {
+  return {"apps", "v1", "deployments", true};
+}
+kube::Resource Testbed::endpoints() {
+  return {"", "v1", "endpoints", true};
+}
+
+fs::path Testbed::work_dir(const std::string& name) const {
+  const fs::path dir = cluster_root() / "e2e-logs" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
 
 int Testbed::kubectl(const std::string& args, std::string* out) const {
   return cluster_.sh("kubectl " + args, out);
@@ -95,8 +112,8 @@ int Testbed::kubectl(const std::string& args, std::string* out) const {
 std::string Testbed::apply(const std::string& yaml, const std::string& ns) const {
   std::string out;
   const std::string flags = ns.empty() ? "" : " -n " + ns;
-  if (cluster_.sh("cat <<'EOF_E2E' | kubectl apply" + flags + " -f -\n" + yaml + "\nEOF_E2E", &out) !=
-      0)
+  if (cluster_.sh("cat <<'EOF_E2E' | kubectl apply" + flags + " -f -\n" + yaml + "\nEOF_E2E",
+                  &out) != 0)
     throw std::runtime_error("kubectl apply failed: " + out);
   return out;
 }
@@ -146,7 +163,7 @@ std::vector<Json> Testbed::pods(const std::string& ns, const std::string& select
 
 Json Testbed::get(const kube::Resource& r, const std::string& ns, const std::string& name) const {
   const auto o = client_->get(r, ns, name);
-  return o ? *o : Json();
+  return o ? *o : Json::object();
 }
 
 // ----- ChartPrometheus -----
@@ -163,9 +180,8 @@ ChartPrometheus::~ChartPrometheus() {
 
 void ChartPrometheus::start() {
   std::string command = quote(std::string(DSO_SOURCE_DIR) + "/hack/local-prometheus.sh") +
-                        " start " + name_ + " --kube-cluster " + kClusterName +
-                        " --chart-values " + quote(chart_values().string()) +
-                        " --scrape-interval 5s";
+                        " start " + name_ + " --kube-cluster " + kClusterName + " --chart-values " +
+                        quote(chart_values().string()) + " --scrape-interval 5s";
   if (tsdb_) command += " --tsdb " + quote(tsdb_->string());
   std::string out;
   int rc = -1;
@@ -210,14 +226,12 @@ Operator::Operator(const Testbed& testbed, std::string prometheus_url, fs::path 
                    std::vector<std::string> extra_args)
     : log_(std::move(log)) {
   std::string out;
-  const std::string render = quote(helm()) + " template dso " +
-                             quote(std::string(DSO_SOURCE_DIR) + "/charts/deepseek-operator") +
-                             " -n dso-system -f " + quote(chart_values().string()) +
-                             (prometheus_url.empty()
-                                  ? std::string()
-                                  : " --set prometheus.url=" + quote(prometheus_url)) +
-                             " | " +
-                             quote(DSO_CHART_RENDER) + " operator-args --manifests -";
+  const std::string render =
+      quote(helm()) + " template dso " +
+      quote(std::string(DSO_SOURCE_DIR) + "/charts/deepseek-operator") + " -n dso-system -f " +
+      quote(chart_values().string()) +
+      (prometheus_url.empty() ? std::string() : " --set prometheus.url=" + quote(prometheus_url)) +
+      " | " + quote(DSO_CHART_RENDER) + " operator-args --manifests -";
   if (run(render, &out) != 0) throw std::runtime_error("the chart's operator arguments: " + out);
   argv_ = {DSO_OPERATOR_BINARY};
   std::istringstream lines(out);
@@ -234,7 +248,9 @@ Operator::Operator(const Testbed& testbed, std::string prometheus_url, fs::path 
   start();
 }
 
-Operator::~Operator() { stop(); }
+Operator::~Operator() {
+  stop();
+}
 
 void Operator::start() {
   process_ = std::make_unique<testing::ChildProcess>(argv_, log_);

@@ -50,11 +50,15 @@ class Testbed {
   int ready_endpoints(const std::string& ns, const std::string& name) const;
   // The pods of a namespace with a label selector ("" = all).
   std::vector<kube::Json> pods(const std::string& ns, const std::string& selector = "") const;
+  // The object, or an empty object when it cannot be read.
   kube::Json get(const kube::Resource& r, const std::string& ns, const std::string& name) const;
 
   const testing::LocalCluster& cluster() const { return cluster_; }
   const kube::KubeClientPtr& client() const { return client_; }
   fs::path state() const { return cluster_.dir / "testbed"; }
+  // Where a test keeps its logs and outputs (kept after the fixture stops the cluster):
+  // DSO_CLUSTER_ROOT/e2e-logs/NAME.
+  fs::path work_dir(const std::string& name) const;
 
   static kube::Resource deepseek_services();
   static kube::Resource deployments();
@@ -98,8 +102,8 @@ class Operator {
   Operator(const Testbed& testbed, std::string prometheus_url, fs::path log,
            std::vector<std::string> extra_args = {});
   ~Operator();
-  void stop();     // SIGTERM, waits
-  void start();    // again, same arguments
+  void stop();   // SIGTERM, waits
+  void start();  // again, same arguments
   std::string log_text() const;
   const std::vector<std::string>& argv() const { return argv_; }
 

@@ -152,6 +152,39 @@ ScalingPolicy predictive_policy() {
   return p;
 }
 
+TEST(Decide, APartialSampleMayScaleUpNeverDown) {
+  // 2 of 4 pods were scraped: the average looks half as busy as it is.
+  Observation low = observe(4, 0.3, kT0);
+  low.metrics[0].partial = true;
+  low.metrics[0].partial_note = "2 of 4 ready pods reported requests";
+  const auto held = decide(hpa_policy(), low, {}, kT0);
+  EXPECT_EQ(held.decision.replicas, 4);
+  EXPECT_EQ(held.decision.explanation.rule, Rule::kHoldNoMetrics);
+  EXPECT_EQ(held.decision.explanation.metrics_state, MetricsState::kPartial);
+  EXPECT_NE(held.decision.explanation.metric_proposals[0].problem.find("2 of 4 ready pods"),
+            std::string::npos);
+  // The same partial value asking for more is acted on.
+  Observation high = observe(4, 1.4, kT0);
+  high.metrics[0].partial = true;
+  high.metrics[0].partial_note = "2 of 4 ready pods reported requests";
+  const auto up = decide(hpa_policy(), high, {}, kT0);
+  EXPECT_EQ(up.decision.replicas, 8);
+  EXPECT_EQ(up.decision.explanation.metrics_state, MetricsState::kPartial);
+}
+
+TEST(Decide, AHoldCountsForTheScaleDownWindowWhenMetricsReturn) {
+  ScalingPolicy p = hpa_policy();
+  p.scale_down.stabilization_window = 120;
+  ScalerState state;
+  // Metrics missing for three minutes: held at 6 (each hold is a recommendation of 6).
+  for (Seconds t = kT0; t < kT0 + 180; t += 15) {
+    state = decide(p, observe(6, std::nan(""), t), std::move(state), t).state;
+  }
+  // Back with a low reading: the window still has the held 6 in it.
+  const auto back = decide(p, observe(6, 0.1, kT0 + 180), std::move(state), kT0 + 180);
+  EXPECT_EQ(back.decision.replicas, 6) << back.decision.explanation.summary();
+}
+
 TEST(Decide, PredictiveFloorHoldsCapacityForTheRiseWithinTheHorizon) {
   // Demand 200 now; the band rises to 1000 at +5 min and 3000 at +10 min.
   std::vector<double> point(30, 200.0);

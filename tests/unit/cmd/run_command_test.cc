@@ -152,9 +152,9 @@ TEST(RunFlags, ConfiguredLabelsAndWindowAreInTheQueriesSent) {
   const auto reqs = fake.requests();
   ASSERT_EQ(reqs.size(), 2u);
   const std::string sel = R"({kns="prod",dss="chat"}[4m])";
-  EXPECT_NE(web::uri::decode(reqs[0].body)
-                .find("query=sum(rate(deepseek_inference_requests_total" + sel + "))"),
-            std::string::npos)
+  EXPECT_NE(
+      web::uri::decode(reqs[0].body).find("(rate(deepseek_inference_requests_total" + sel + "))"),
+      std::string::npos)
       << web::uri::decode(reqs[0].body);
   EXPECT_NE(web::uri::decode(reqs[1].body)
                 .find("rate(deepseek_inference_request_duration_seconds_bucket" + sel + ")"),

@@ -309,3 +309,30 @@ TEST(ReconcilerWrites, WithoutServiceAndPdbCachesThoseAreAlwaysApplied) {
 
 }  // namespace
 }  // namespace dso::controller
+
+namespace dso::controller {
+namespace {
+
+TEST(ReconcilerHold, WithoutStatusReplicasTheLiveDeploymentIsHeldNotTheMinimum) {
+  // Autoscaling on, no decision yet, and a status that lost its replicas (restored from a backup,
+  // say) while the primary's Deployment runs 5.
+  Json object = service_object(2);
+  object["spec"]["autoscaling"] = {{"enabled", true}, {"minReplicas", 1}, {"maxReplicas", 10}};
+  object["spec"].erase("replicas");
+  Harness h(true, object);
+  h.decided = 5;
+  h.settle();  // the operator set 5 once
+  ASSERT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 5);
+  Json current = h.get(DeepSeekServiceReconciler::deepseek_services(), "chat");
+  current["status"].erase("replicas");
+  ASSERT_TRUE(
+      h.fake->update(DeepSeekServiceReconciler::deepseek_services(), "ml", current, "status"));
+  h.sync();
+  h.decided.reset();  // a new leader that has not decided yet
+  h.reconcile();
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["spec"]["replicas"], 5);
+  EXPECT_EQ(h.get(DeepSeekServiceReconciler::deepseek_services(), "chat")["status"]["replicas"], 5);
+}
+
+}  // namespace
+}  // namespace dso::controller

@@ -73,8 +73,8 @@ TEST(PrometheusSource, ReadsEachMetricAndReusesTheRateForDemand) {
   const auto reqs = fake.requests();
   ASSERT_EQ(reqs.size(), 2u);  // demand reused the RequestsPerSecond answer
   EXPECT_TRUE(contains(decoded(reqs[0].body),
-                       R"(query=sum(rate(deepseek_inference_requests_total{namespace="prod",)"
-                       R"(deepseek_service="chat"}[1m])))"))
+                       R"(query=sum by (pod) (rate(deepseek_inference_requests_total{)"
+                       R"(namespace="prod",deepseek_service="chat"}[1m])))"))
       << decoded(reqs[0].body);
   EXPECT_TRUE(contains(reqs[0].body, "time=1700000000.000"));
   EXPECT_EQ(source->queries(), 2u);
@@ -106,7 +106,7 @@ TEST(PrometheusSource, UnknownIsNaNWithAProblemNeverZero) {
   EXPECT_TRUE(contains(load.problems[2], "returned +Inf"));
   EXPECT_TRUE(contains(load.problems[3], "PromQL[3]: query \"sum(up)\" returned 2 series"));
   EXPECT_TRUE(contains(load.problems[4], "KVCacheUsage: spec.autoscaling.metrics[4]"));
-  EXPECT_TRUE(contains(load.problems[5], "demand: query \"sum(rate("));
+  EXPECT_TRUE(contains(load.problems[5], "demand: query \"sum by (pod) (rate("));
   EXPECT_TRUE(contains(load.problems[5], "returned partial data: partial!"));
   EXPECT_EQ(fake.requests().size(), 5u);  // no query for KVCacheUsage
 }
@@ -205,7 +205,8 @@ TEST(PrometheusSource, ConfiguredRateWindowAndLabelsReachEveryQuery) {
   EXPECT_TRUE(contains(decoded(reqs[0].body), R"(sum(deepseek_inference_queue_depth{kns="prod",)"
                                               R"(dss="chat"}))"))
       << decoded(reqs[0].body);
-  EXPECT_TRUE(contains(decoded(reqs[1].body), R"(sum(rate(deepseek_inference_requests_total{)"
+  EXPECT_TRUE(contains(decoded(reqs[1].body), R"(sum by (pod) (rate()"
+                                              R"(deepseek_inference_requests_total{)"
                                               R"(kns="prod",dss="chat"}[4m])))"))
       << decoded(reqs[1].body);
 
@@ -228,6 +229,39 @@ TEST(PrometheusSource, DemandHistoryErrorsNameTheServiceAndQuery) {
   EXPECT_TRUE(contains(s.error(), "Prometheus error timeout (HTTP 503): query timed out"));
   EXPECT_FALSE(source->demand_history(service({}), 0, 600, 0).has_value());
   EXPECT_TRUE(source->demand_history(service({}), 600, 600, 60)->values.empty());
+}
+
+TEST(PrometheusSource, DemandCountsThePodsThatReported) {
+  FakePrometheus fake;
+  // Two pods reported, and a series without a pod label (a backfill) adds to the sum only.
+  fake.script({{200, R"({"status":"success","data":{"resultType":"vector","result":[
+      {"metric":{"pod":"chat-a"},"value":[1700000000,"10"]},
+      {"metric":{"pod":"chat-b"},"value":[1700000000,"12.5"]},
+      {"metric":{},"value":[1700000000,"1"]}]}})"}});
+  auto source = source_for(fake);
+  const auto load = source->current(service({api::MetricType::kRequestsPerSecond}), 1700000000);
+  EXPECT_EQ(load.demand, 23.5);
+  EXPECT_EQ(load.metrics[0].value, 23.5);
+  ASSERT_TRUE(load.reporting_pods.has_value());
+  EXPECT_EQ(*load.reporting_pods, 2);
+  EXPECT_FALSE(load.metrics[0].partial);
+  EXPECT_EQ(fake.requests().size(), 1u);
+
+  // Series that name no pods (a static exporter): the count is unknown, not zero.
+  fake.script({{200, vector_of({"7"})}});
+  const auto unnamed = source->current(service({api::MetricType::kRequestsPerSecond}), 1700000000);
+  EXPECT_EQ(unnamed.demand, 7);
+  EXPECT_FALSE(unnamed.reporting_pods.has_value());
+}
+
+TEST(PrometheusSource, AWarningMakesTheSamplePartial) {
+  FakePrometheus fake;
+  fake.script({{200, vector_of({"4"}, "some shards did not answer")}});
+  auto source = source_for(fake);
+  const auto load = source->current(service({api::MetricType::kQueueDepth}), 1700000000);
+  EXPECT_EQ(load.metrics[0].value, 4);
+  EXPECT_TRUE(load.metrics[0].partial);
+  EXPECT_TRUE(contains(load.metrics[0].partial_note, "some shards did not answer"));
 }
 
 }  // namespace

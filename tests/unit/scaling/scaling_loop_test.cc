@@ -43,6 +43,7 @@ class FakeSource final : public metrics::MetricsSource {
     }
     load.demand = unknown ? kNaN : demand;
     load.demand_sampled_at = now;
+    load.reporting_pods = reporting_pods;
     if (down)
       load.problems.push_back("query sum(rate(x[1m])): connection refused");
     else if (unknown)
@@ -66,7 +67,8 @@ class FakeSource final : public metrics::MetricsSource {
   int in_flight = 0, max_in_flight = 0;  // concurrent current() calls
   bool down = false;
   double demand = kNaN;
-  std::vector<double> values;  // per metric; default: demand
+  std::vector<double> values;         // per metric; default: demand
+  std::optional<int> reporting_pods;  // pods whose requests were counted (unknown by default)
   std::function<double(Seconds)> history;
   int current_calls = 0;
   std::vector<std::array<Seconds, 3>> ranges;
@@ -250,6 +252,50 @@ TEST(ScalingLoop, EmptyOrNaNIsUnknownNotZero) {
   for (Seconds t = kT0 + 1800; t < kT0 + 2200; t += 15) h.loop->run_once(t);
   EXPECT_EQ(h.desired(), 1);
   EXPECT_EQ(h.cond("MetricsUnavailable")["status"], "False");
+}
+
+TEST(ScalingLoop, FewerPodsReportingThanReadyHoldsInsteadOfScalingDown) {
+  Harness h(service("Off", {{"minReplicas", 1}, {"maxReplicas", 20}}, 4));
+  // 4 pods Ready, 1 scraped: its 5 req/s look like the whole service's.
+  h.source->demand = 5;
+  h.source->reporting_pods = 1;
+  for (Seconds t = kT0; t < kT0 + 600; t += 15) {
+    h.loop->run_once(t);
+    ASSERT_EQ(h.desired(), 4) << h.part()["autoscaler"].dump();
+  }
+  EXPECT_EQ(h.cond("MetricsUnavailable")["reason"], "MetricsPartial");
+  EXPECT_NE(h.cond("MetricsUnavailable")["message"].get<std::string>().find(
+                "1 of 4 ready pods reported requests"),
+            std::string::npos)
+      << h.cond("MetricsUnavailable").dump();
+  // A partial reading that asks for more is followed.
+  h.source->demand = 70;
+  h.loop->run_once(kT0 + 600);
+  EXPECT_EQ(h.desired(), 7);
+  // Every pod reporting again: the low reading is believed (after the 300 s window).
+  h.source->demand = 5;
+  h.source->reporting_pods = 7;
+  for (Seconds t = kT0 + 615; t < kT0 + 1000; t += 15) h.loop->run_once(t);
+  EXPECT_EQ(h.desired(), 1);
+}
+
+TEST(ScalingLoop, ANewLeaderKeepsTheScaleDownWindowFromTheDecisionsInStatus) {
+  // What the previous leader wrote: 6 replicas set 60 s ago.
+  Json o = service("Off", {{"minReplicas", 1}, {"maxReplicas", 20}}, 6);
+  o["status"]["decisions"] = Json::array({{{"time", "2025-11-28T07:59:00Z"},
+                                           {"replicas", 6},
+                                           {"previous", 3},
+                                           {"rule", "reactive"},
+                                           {"acted", true},
+                                           {"explanation", "6 (rule reactive)"}}});
+  Harness h(o);
+  h.source->demand = 10;  // needs 1
+  h.loop->run_once(kT0);
+  EXPECT_EQ(h.desired(), 6) << "a restart must not scale down at once: "
+                            << h.part()["autoscaler"].dump();
+  // The default 300 s window runs from the newest decision's replicas as standing at the restart.
+  for (Seconds t = kT0 + 15; t < kT0 + 310; t += 15) h.loop->run_once(t);
+  EXPECT_EQ(h.desired(), 1);
 }
 
 TEST(ScalingLoop, StatusIsRefreshedAtLeastEveryMinute) {

@@ -17,6 +17,11 @@
 //                 applied to `recommended`, then clamped to min/max, the active schedule's bounds
 //                 and the GPU budget.
 //
+// A metric sample marked partial (fewer pods reported than are ready) may raise the replicas,
+// never lower them: a service whose pods go unscraped under overload must not look idle. A
+// decision that holds for missing metrics counts as a recommendation of the held replicas, so the
+// scale-down stabilization window covers the end of an outage too.
+//
 // docs/simulate.md ("The decision engine") explains each default and what it was measured against.
 // When the forecast's recent error passes the gate, the predictive term is dropped and the
 // reactive path runs at the metrics' plain targets. When the metrics are missing, stale or NaN the
@@ -44,6 +49,11 @@ struct MetricSample {
   std::string name;
   double value = 0.0;
   Seconds sampled_at = 0;  // when the value was measured (its age decides staleness)
+  // The value may be low: it covers fewer pods than are serving (some were not scraped), or
+  // Prometheus warned that the answer was incomplete. It may scale up, never down; `partial_note`
+  // says why ("2 of 3 ready pods reported").
+  bool partial = false;
+  std::string partial_note = {};
 };
 
 struct Observation {

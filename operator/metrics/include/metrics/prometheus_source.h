@@ -50,12 +50,16 @@ class PrometheusSource : public MetricsSource {
 
  private:
   struct Value {
-    double value;
-    Seconds sampled_at;
+    double value = 0;
+    Seconds sampled_at = 0;
+    std::string warning = {};  // Prometheus said the answer is incomplete (the first warning)
   };
   // One instant query reduced to one value; NaN + a problem line when it cannot be.
   Value read_one(const std::string& what, const std::string& query, Seconds now,
                  std::vector<std::string>& problems);
+  // The demand per instance, summed; *instances = how many series there were.
+  Value read_demand(const std::string& query, Seconds now, std::vector<std::string>& problems,
+                    std::optional<int>* instances);
 
   PrometheusClientPtr client_;
   PrometheusSourceOptions options_;

@@ -77,6 +77,13 @@ std::expected<std::string, std::string> demand_query(const api::DeepSeekService&
                                                      const QueryOptions& options = {},
                                                      autoscaler::Seconds window = 0);
 
+// The same demand per pod: `sum by (pod) (rate(REQUESTS S [W]))`, one series per pod that reported
+// requests in the window (the PodMonitor's `pod` label; series without it sum into one with an
+// empty pod). PrometheusSource sums it for the demand and counts the pods, so that a service whose
+// pods go unscraped is not mistaken for an idle one. Errors as demand_query.
+std::expected<std::string, std::string> demand_by_instance_query(
+    const api::DeepSeekService& service, const QueryOptions& options = {});
+
 // A PromQL duration: 60 -> "1m", 90 -> "90s", 3600 -> "1h", 86400 -> "1d". Precondition: > 0.
 std::string promql_duration(autoscaler::Seconds seconds);
 

@@ -11,6 +11,7 @@
 #include <expected>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct ServiceLoad {
   // unknown.
   double demand = std::numeric_limits<double>::quiet_NaN();
   Seconds demand_sampled_at = 0;
+  // Pods whose request counter had a rate in the window (series with a `pod` label), when the
+  // series name pods at all: fewer than the service's ready pods means the values may be low (some
+  // pods went unscraped), and the scaling loop marks them partial (may scale up, never down).
+  std::optional<int> reporting_pods;
   // One line per problem met while reading (query failed, empty result, NaN, Prometheus warnings),
   // each naming the query; empty when everything was read cleanly.
   std::vector<std::string> problems;

@@ -94,6 +94,10 @@ class ServiceScaler {
 
   // Records a decision in the recent list (newest last, at most settings.decisions_kept).
   void record(DecisionRecord record);
+  // After a restart, once record() has been given the decisions status kept: the engine's
+  // stabilization windows start from them (and from the newest one as still standing at `now`),
+  // not empty, so a new leader does not scale down the moment it starts.
+  void resume(Seconds now);
   const std::deque<DecisionRecord>& decisions() const { return decisions_; }
   const autoscaler::ScalerState& state() const { return state_; }
   // Points of history held (for the benchmark and tests).
@@ -120,6 +124,10 @@ class ServiceScaler {
   std::optional<autoscaler::Explanation> last_;
   std::deque<DecisionRecord> decisions_;
 };
+
+// Marks every metric of `load` partial (may scale up, never down) when fewer pods reported
+// requests than `ready_pods` are serving, with a problem line giving the counts.
+void mark_partial_coverage(metrics::ServiceLoad& load, int ready_pods);
 
 // Bucket maxima of a regular series on a coarser `step` aligned to multiples of it; the last,
 // partial bucket is dropped; NaN values are skipped (an empty bucket is NaN).
