@@ -25,8 +25,10 @@ class Samples : public ::testing::Test {
   void SetUp() override {
     testbed_.install_crd();
     testbed_.fresh_namespace("e2e-samples");
-    // The full sample's regions select topology.kubernetes.io/region us-east-1 and us-west-2.
-    label_nodes({"us-east-1", "us-east-1", "us-west-2"});
+    // The full sample's regions select topology.kubernetes.io/region us-east-1 and us-west-2; its
+    // 8-GPU pods take a node each, and its business-hours schedule asks for 6 on weekdays.
+    label_nodes({"us-east-1", "us-east-1", "us-east-1", "us-east-1", "us-east-1", "us-east-1",
+                 "us-west-2", "us-west-2"});
   }
   void TearDown() override {
     std::string out;
@@ -36,7 +38,7 @@ class Samples : public ::testing::Test {
         "delete pv deepseek-chat-weights priorityclass inference-critical "
         "--ignore-not-found",
         &out);
-    label_nodes({"local", "local", "local"});
+    label_nodes(std::vector<std::string>(8, "local"));
   }
   void label_nodes(const std::vector<std::string>& regions) {
     for (std::size_t i = 0; i < regions.size(); ++i) {
@@ -90,7 +92,11 @@ spec:
       << out;
   ASSERT_EQ(testbed_.kubectl("-n default apply -f " + samples + "full.yaml", &out), 0) << out;
 
-  // The full sample's P99Latency needs requests to be defined: a little load on its primary.
+  // The full sample's P99Latency needs requests to be defined: a little load on its primary, once
+  // it serves.
+  ASSERT_TRUE(eventually(180, [&] {
+    return testbed_.ready_endpoints("default", "chat-large-us-east") > 0;
+  })) << testbed_.get(Testbed::deepseek_services(), "default", "chat-large").dump(2);
   loadgen::Options load;
   load.kubeconfig = testbed_.cluster().kubeconfig.string();
   load.service_namespace = "default";
@@ -119,6 +125,7 @@ spec:
   }
   // The full sample's pods loaded the TorchScript weights from the claim.
   for (const Json& pod : testbed_.pods("default", "inference.deepseek.io/service=chat-large")) {
+    if (pod.value("status", Json::object()).value("phase", "") != "Running") continue;
     const std::string log =
         testing::read_file(testbed_.state() / "pods" /
                            ("default_" + pod["metadata"]["name"].get<std::string>() + "_" +

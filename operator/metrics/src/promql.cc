@@ -189,8 +189,12 @@ std::expected<std::string, std::string> demand_by_instance_query(
     const api::DeepSeekService& service, const QueryOptions& options) {
   auto total = demand_query(service, options);
   if (!total) return total;
-  // "sum(rate(...))" -> "sum by (pod) (rate(...))"
-  return "sum by (pod) " + total->substr(3);
+  // Each pod's rate, and 0 for a pod scraped at least twice in the window that served nothing (its
+  // request counter has no series yet): every pod Prometheus could have measured is named, none
+  // that it could not.
+  const std::string window = "[" + promql_duration(options.rate_window) + "]";
+  return "sum by (pod) " + total->substr(3) + " or on (pod) (0 * sum by (pod) (sum_over_time(up" +
+         service_selector(service, options) + window + ") >= 2))";
 }
 
 }  // namespace dso::metrics

@@ -1,5 +1,5 @@
 // Support for the end-to-end tests: the testbed cluster the `testbed` ctest fixture started
-// (hack/local-cluster.sh start e2e --nodes 3: a real control plane whose pods run as real local
+// (hack/local-cluster.sh start e2e --nodes 8: a real control plane whose pods run as real local
 // processes), a Prometheus that discovers those pods with the Helm chart's PodMonitor relabelling,
 // and deepseek-operator run with the chart's own arguments. Everything here drives real processes;
 // nothing fakes a side of a contract.

@@ -36,7 +36,7 @@ in its own network, mount, UTS and IPC namespaces with its own IP on a host brid
   --region R              label topology.kubernetes.io/region (default local)
   --zones A,B,...         labels topology.kubernetes.io/zone, round robin (default R-a)
   --node-label K=V        another label on every node (repeatable)
-  --cpu Q, --memory Q     node capacity (default 64, 512Gi)
+  --cpu Q, --memory Q     node capacity (default 224, 2Ti: an 8-GPU node)
   --pod-subnet A.B.C.0/24 this agent's pod IPs (default 10.244.1.0/24); the bridge is A.B.0.1/16
   --bridge NAME           host bridge (default dsotb0)
   --restart-backoff DUR   first restart delay of a failed container (default 10s, the kubelet's)

@@ -74,7 +74,9 @@ TEST(PrometheusSource, ReadsEachMetricAndReusesTheRateForDemand) {
   ASSERT_EQ(reqs.size(), 2u);  // demand reused the RequestsPerSecond answer
   EXPECT_TRUE(contains(decoded(reqs[0].body),
                        R"(query=sum by (pod) (rate(deepseek_inference_requests_total{)"
-                       R"(namespace="prod",deepseek_service="chat"}[1m])))"))
+                       R"(namespace="prod",deepseek_service="chat"}[1m])) or on (pod) (0 * )"
+                       R"(sum by (pod) (sum_over_time(up{namespace="prod",)"
+                       R"(deepseek_service="chat"}[1m]) >= 2)))"))
       << decoded(reqs[0].body);
   EXPECT_TRUE(contains(reqs[0].body, "time=1700000000.000"));
   EXPECT_EQ(source->queries(), 2u);

@@ -77,10 +77,12 @@ std::expected<std::string, std::string> demand_query(const api::DeepSeekService&
                                                      const QueryOptions& options = {},
                                                      autoscaler::Seconds window = 0);
 
-// The same demand per pod: `sum by (pod) (rate(REQUESTS S [W]))`, one series per pod that reported
-// requests in the window (the PodMonitor's `pod` label; series without it sum into one with an
-// empty pod). PrometheusSource sums it for the demand and counts the pods, so that a service whose
-// pods go unscraped is not mistaken for an idle one. Errors as demand_query.
+// The same demand per pod: `sum by (pod) (rate(REQUESTS S [W]))`, with 0 for each pod scraped at
+// least twice in the window that has served nothing yet (`or on (pod)` over `up`), so that one
+// series names each pod Prometheus measured (the PodMonitor's `pod` label; series without it sum
+// into one with an empty pod). PrometheusSource sums it for the demand and counts the pods: fewer
+// than are Ready means some went unscraped, and the service must not look idle for it. Errors as
+// demand_query.
 std::expected<std::string, std::string> demand_by_instance_query(
     const api::DeepSeekService& service, const QueryOptions& options = {});
 

@@ -29,8 +29,8 @@ struct NodeAgentOptions {
   std::string region = "local";                       // topology.kubernetes.io/region
   std::vector<std::string> zones = {"local-a"};       // topology.kubernetes.io/zone, round robin
   std::map<std::string, std::string> labels;          // more labels on every node
-  std::string cpu = "64";
-  std::string memory = "512Gi";
+  std::string cpu = "224";  // an 8-GPU node: 224 vCPUs, 2 TiB (e.g. a p5.48xlarge)
+  std::string memory = "2Ti";
   Network network{"dsotb0", "10.244.0.1", 16};
   std::string pod_ip_prefix = "10.244.1.";  // this agent's /24
   std::filesystem::path state_dir;          // pods' logs and volumes, exits.jsonl
