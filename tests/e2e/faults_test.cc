@@ -119,7 +119,7 @@ spec:
     return condition_is(testbed.get(Testbed::deepseek_services(), kNs, "steady"),
                         "MetricsUnavailable", "True");
   }));
-  EXPECT_EQ(lowest_replicas_for(testbed, 45), 3);
+  EXPECT_EQ(lowest_replicas_for(testbed, 30), 3);
   prometheus.start();
   ASSERT_TRUE(eventually(90, [&] {
     return condition_is(testbed.get(Testbed::deepseek_services(), kNs, "steady"),
@@ -129,7 +129,7 @@ spec:
   // 3. The operator restarted: it comes back holding what it set, no scale-down burst.
   op.stop();
   op.start();
-  EXPECT_EQ(lowest_replicas_for(testbed, 45), 3)
+  EXPECT_EQ(lowest_replicas_for(testbed, 30), 3)
       << testbed.get(Testbed::deepseek_services(), kNs, "steady").value("status", Json()).dump(2);
 
   (*gen)->stop();

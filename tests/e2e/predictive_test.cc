@@ -13,7 +13,9 @@
 
 #include "e2e_support.h"
 #include "loadgen/load_generator.h"
+#include "loadgen/report.h"
 #include "support/prometheus_backfill.h"
+#include "traces/chart.h"
 
 namespace dso::e2e {
 namespace {
@@ -30,15 +32,59 @@ constexpr double kSloP99 = 2.0;   // seconds
 constexpr std::size_t kRiseRow = 14 * 1440 + 663;
 constexpr std::int64_t kPrepare = 75;       // s: backfill, Prometheus, pods Ready
 constexpr std::int64_t kLeadAtLeast = 180;  // s of live replay before the rise
-constexpr std::int64_t kAfterRise = 300;    // s of live replay after it
+constexpr std::int64_t kAfterRise = 240;    // s of live replay after it
 
 struct ServiceRun {
   std::string name;
   std::string mode;
   std::unique_ptr<loadgen::LoadGenerator> load;
+  std::vector<double> replicas = {};  // the Deployment's spec.replicas, each second of the replay
   double replica_seconds = 0;
   std::uint64_t violation_seconds = 0;
+  loadgen::Snapshot snapshot = {};
 };
+
+// The two runs on one time axis: demand, replicas, p99 latency; the reactive run's violation
+// seconds shaded.
+std::string comparison_chart(const ServiceRun& predictive, const ServiceRun& reactive,
+                             std::int64_t live) {
+  traces::TimelineChart chart;
+  const std::size_t n = std::min(predictive.replicas.size(), reactive.replicas.size());
+  for (std::size_t i = 0; i < n; ++i) chart.times.push_back(live + static_cast<std::int64_t>(i));
+  auto per_second = [&](const ServiceRun& run, auto field) {
+    std::vector<double> v(n, std::nan(""));
+    for (const auto& row : run.snapshot.rows) {
+      const auto i = row.unix_time - live;
+      if (i >= 0 && static_cast<std::size_t>(i) < n) v[static_cast<std::size_t>(i)] = field(row);
+    }
+    return v;
+  };
+  auto offered = [](const loadgen::SecondRow& r) { return static_cast<double>(r.offered); };
+  auto p99 = [](const loadgen::SecondRow& r) { return r.p99_s; };
+  chart.panels.push_back(
+      {"requests/s offered", {{"demand (trace)", "#555555", per_second(predictive, offered)}}});
+  chart.panels.push_back(
+      {"replicas (Deployment)",
+       {{"predictive Auto", "#08519c",
+         std::vector<double>(predictive.replicas.begin(), predictive.replicas.begin() + n)},
+        {"reactive (predictive Off)", "#e6550d",
+         std::vector<double>(reactive.replicas.begin(), reactive.replicas.begin() + n)}}});
+  chart.panels.push_back({"p99 latency, s",
+                          {{"predictive Auto", "#08519c", per_second(predictive, p99)},
+                           {"reactive", "#e6550d", per_second(reactive, p99)}},
+                          kSloP99});
+  chart.marked.assign(n, false);
+  for (const auto& row : reactive.snapshot.rows) {
+    const auto i = row.unix_time - live;
+    if (i >= 0 && static_cast<std::size_t>(i) < n && row.violation)
+      chart.marked[static_cast<std::size_t>(i)] = true;
+  }
+  chart.marked_label = "reactive: SLO violated (p99 > 2 s, 429 or error)";
+  traces::ChartOptions options;
+  options.title = "crane_input1's daily rise, live on testbed nodes: predictive vs reactive";
+  options.height = 600;
+  return traces::timeline_chart_svg(chart, options);
+}
 
 // The rise on a whole minute (the trace's rows start on minutes) at least kLeadAtLeast after `live`
 // (also a minute), 60-240 s into one of the engine's 5-minute forecast steps (wall-clock multiples
@@ -144,8 +190,6 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
     load.seed = 2026;
     load.sizes_file = std::string(DSO_TEST_DATA) + "/azure_llm_conv.csv";
     load.slo_p99 = std::chrono::milliseconds(static_cast<int>(kSloP99 * 1000));
-    load.csv_file = (work / (r.name + ".csv")).string();
-    load.svg_file = (work / (r.name + ".svg")).string();
     auto gen = loadgen::LoadGenerator::create(load);
     ASSERT_TRUE(gen) << gen.error();
     r.load = std::move(*gen);
@@ -159,14 +203,18 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
   while (wall_now() < static_cast<double>(end)) {
     for (ServiceRun& r : runs) {
       const Json d = testbed.get(Testbed::deployments(), kNs, r.name + "-default");
-      r.replica_seconds += d.value("spec", Json::object()).value("replicas", 0);
+      r.replicas.push_back(d.value("spec", Json::object()).value("replicas", 0));
+      r.replica_seconds += r.replicas.back();
     }
     std::this_thread::sleep_until(std::chrono::system_clock::now() + 1s);
   }
   for (ServiceRun& r : runs) {
     r.load->wait();
-    const auto snapshot = r.load->snapshot();
+    r.snapshot = r.load->snapshot();
+    const auto& snapshot = r.snapshot;
     r.violation_seconds = snapshot.totals.violation_seconds;
+    ASSERT_TRUE(
+        loadgen::write_file((work / (r.name + ".csv")).string(), loadgen::rows_csv(snapshot.rows)));
     std::printf(
         "%-10s violation seconds %3llu  replica-seconds %6.0f  requests %llu  429 %llu  "
         "errors %llu  p99 %.2f s\n",
@@ -177,9 +225,11 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
   }
   const Json status =
       testbed.get(Testbed::deepseek_services(), kNs, "predictive").value("status", Json::object());
-  std::printf("rise %lld s into the replay; measured cold start %s s\n",
-              static_cast<long long>(rise - live),
-              status.value("coldStartSeconds", Json()).dump().c_str());
+  std::printf(
+      "replica-seconds predictive/reactive %.3f; rise %lld s into the replay; measured cold start "
+      "%s s\n",
+      runs[0].replica_seconds / runs[1].replica_seconds, static_cast<long long>(rise - live),
+      status.value("coldStartSeconds", Json()).dump().c_str());
   EXPECT_LT(runs[0].violation_seconds, runs[1].violation_seconds) << status.dump(2);
   EXPECT_LE(runs[0].replica_seconds, 1.10 * runs[1].replica_seconds);
 }
