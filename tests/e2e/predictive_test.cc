@@ -223,6 +223,9 @@ TEST(Predictive, FewerViolationSecondsThanReactiveAtAtMostTenPercentMoreReplicaS
         static_cast<unsigned long long>(snapshot.totals.rejected),
         static_cast<unsigned long long>(snapshot.totals.errors), snapshot.totals.p99_s);
   }
+  ASSERT_TRUE(loadgen::write_file((work / "predictive-vs-reactive.svg").string(),
+                                  comparison_chart(runs[0], runs[1], live)));
+  std::printf("rows and chart in %s\n", work.string().c_str());
   const Json status =
       testbed.get(Testbed::deepseek_services(), kNs, "predictive").value("status", Json::object());
   std::printf(
