@@ -203,7 +203,11 @@ std::expected<void, std::string> Sandbox::start_pause() {
   const pid_t pid = ::fork();
   if (pid < 0) return std::unexpected("fork failed");
   if (pid == 0) {
-    ::close(ready[0]);
+    // This process never execs, so O_CLOEXEC does not clean up: close every descriptor another
+    // thread had open at the fork (a pipe of another sandbox's start, held here, would keep that
+    // start waiting for an EOF that never comes).
+    if (ready[1] > 3) ::close_range(3, static_cast<unsigned>(ready[1]) - 1, 0);
+    ::close_range(static_cast<unsigned>(ready[1]) + 1, ~0U, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
       write_error(ready[1], std::string("unshare: ") + std::strerror(errno));
