@@ -2,6 +2,7 @@
 #include "autoscaler/decision.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <stdexcept>
 
@@ -241,7 +242,11 @@ DecisionResult decide(const ScalingPolicy& policy, const Observation& obs, Scale
   }
 
   if (policy.demand_floor && demand_fresh && ex.capacity) {
-    ex.demand_replicas = ceil_replicas(obs.demand / *ex.capacity);
+    // The reactive rule's tolerance applies to the floor too: within it the current count holds,
+    // or the two rules would alternate at the band's edge, starting and killing a pod each period.
+    const double needed = obs.demand / *ex.capacity;
+    const bool within = current > 0 && needed <= current * (1.0 + policy.tolerance);
+    ex.demand_replicas = std::min(ceil_replicas(needed), within ? current : INT_MAX);
   }
 
   // 3. The reactive path: one HPA proposal per metric.

@@ -171,9 +171,12 @@ std::expected<predictor::Series, std::string> PrometheusSource::demand_history(
   auto query =
       demand_query(service, options_.queries, std::max(options_.queries.rate_window, step));
   if (!query) return std::unexpected("demand history of " + who + ": " + query.error());
+  // rate() at t covers the window that ends at t: the point for [t, t + step) is evaluated at
+  // t + step, so a minute's load is stamped with the minute it happened in (as a trace's rows are),
+  // not one step late.
   const Seconds last = start + static_cast<Seconds>(n - 1) * step;
   queries_.fetch_add(1);
-  auto result = client_->query_range(*query, start, last, step);
+  auto result = client_->query_range(*query, start + step, last + step, step);
   if (!result) {
     failures_.fetch_add(1);
     return std::unexpected("demand history of " + who + ": " + result.error().message);
@@ -185,7 +188,7 @@ std::expected<predictor::Series, std::string> PrometheusSource::demand_history(
   }
   if (result->series.empty()) return series;
   for (const Point& p : result->series.front().points) {
-    const double offset = (p.time - static_cast<double>(start)) / static_cast<double>(step);
+    const double offset = (p.time - static_cast<double>(start + step)) / static_cast<double>(step);
     const auto i = static_cast<long long>(std::llround(offset));
     if (i < 0 || static_cast<std::size_t>(i) >= n) continue;
     if (std::isfinite(p.value)) series.values[static_cast<std::size_t>(i)] = p.value;

@@ -70,7 +70,8 @@ TEST_F(CrdTest, SamplesAreAcceptedAndDefaultsFilledIn) {
   EXPECT_EQ(get("chat-small", "{.spec.regions[0].name}/{.spec.regions[0].role}"),
             "default/primary");
   EXPECT_EQ(get("chat-small", "{.spec.failover.unhealthyAfter}"), "2m");
-  EXPECT_EQ(get("chat-large", "{.spec.regions[1].cluster.secretRef.name}"), "eu-west-kubeconfig");
+  EXPECT_EQ(get("chat-large", "{.spec.regions[1].name}/{.spec.regions[1].role}"),
+            "us-west/standby");
   EXPECT_EQ(get("chat-large", "{.spec.autoscaling.behavior.scaleDown.selectPolicy}"), "Max");
 }
 

@@ -117,8 +117,10 @@ TracePrometheus* PrometheusTrace::prometheus_ = nullptr;
 TEST_F(PrometheusTrace, DemandHistoryEqualsTheBackfilledTrace) {
   auto c = client();
   PrometheusSource source(c);
-  const std::int64_t start = prometheus_->backfill_start() + 60;
-  const std::int64_t end = prometheus_->backfill_end() + 1;  // end is exclusive
+  // Each point is the minute from its time on, read at the minute's end: the last whole minute
+  // ends at or before the last sample.
+  const std::int64_t start = prometheus_->backfill_start();
+  const std::int64_t end = prometheus_->backfill_end() - 59;  // end is exclusive
   const auto sent_before = c->requests_sent();
   const auto history = source.demand_history(service(), start, end, 60);
   ASSERT_TRUE(history.has_value()) << history.error();
@@ -128,7 +130,7 @@ TEST_F(PrometheusTrace, DemandHistoryEqualsTheBackfilledTrace) {
   double worst = 0;
   for (std::size_t i = 0; i < history->values.size(); ++i) {
     const auto t = static_cast<double>(history->time_at(i));
-    const double expected = trace().mean_rate(t - 60, t);
+    const double expected = trace().mean_rate(t, t + 60);
     ASSERT_FALSE(std::isnan(history->values[i])) << "point " << i << " at " << t;
     worst = std::max(worst, std::abs(history->values[i] - expected) / expected);
     ++checked;
@@ -302,7 +304,7 @@ TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {
   const auto load = source.current(service(), static_cast<std::int64_t>(now_s()));
   EXPECT_TRUE(std::isnan(load.demand));
   ASSERT_EQ(load.problems.size(), 1u);
-  EXPECT_TRUE(contains(load.problems[0], "demand: Prometheus query \"sum(rate("))
+  EXPECT_TRUE(contains(load.problems[0], "demand: Prometheus query \"sum by (pod) (rate("))
       << load.problems[0];
   const auto h = source.demand_history(service(), prometheus_->backfill_start() + 60,
                                        prometheus_->backfill_end(), 60);
@@ -319,8 +321,8 @@ TEST_F(PrometheusTrace, UnreachableNamesTheUrlAndHistorySurvivesARestart) {
   ASSERT_TRUE(again.has_value()) << again.error();
   for (std::size_t i = 0; i < again->values.size(); ++i) {
     const auto t = static_cast<double>(again->time_at(i));
-    EXPECT_NEAR(again->values[i], trace().mean_rate(t - 60, t),
-                1e-6 * trace().mean_rate(t - 60, t));
+    EXPECT_NEAR(again->values[i], trace().mean_rate(t, t + 60),
+                1e-6 * trace().mean_rate(t, t + 60));
   }
 }
 

@@ -263,6 +263,27 @@ TEST(Decide, NeverBelowCurrentDemandEvenWhenTheForecastIsLow) {
   EXPECT_EQ(r.decision.explanation.rule, Rule::kCurrentDemand);
 }
 
+TEST(Decide, TheDemandFloorKeepsTheReactiveToleranceSoTheyDoNotFlap) {
+  // Seen live: demand 64 req/s at 12 per replica is 5.35 replicas. The reactive rule keeps 5
+  // (within its 10% tolerance) while the floor asked for 6: the two alternated every period, each
+  // time starting and killing a pod. The floor holds the current count within the same tolerance.
+  auto policy = predictive_policy();
+  policy.capacity_per_replica = 12.0;
+  policy.predictive.correction_window = 0;
+  auto o = observe(5, 0.945, kT0);  // 5% over the predictive target: within tolerance
+  o.demand = 64.2;
+  o.demand_sampled_at = kT0;
+  o.forecast = flat_forecast(kT0, std::vector<double>(30, 50.0), 0.0);
+  const auto within = decide(policy, o, {}, kT0);
+  EXPECT_EQ(within.decision.replicas, 5);
+  EXPECT_EQ(*within.decision.explanation.demand_replicas, 5);
+  // Beyond the tolerance the floor asks for the full ceil again.
+  o.demand = 67.0;
+  const auto beyond = decide(policy, o, {}, kT0);
+  EXPECT_EQ(beyond.decision.replicas, 6);
+  EXPECT_EQ(beyond.decision.explanation.rule, Rule::kCurrentDemand);
+}
+
 TEST(Decide, LevelTheForecastMissedIsCarriedThroughTheHorizon) {
   // The forecast expects 400 now rising to 800 in 4 minutes; demand has run at 600 for 10 min.
   std::vector<double> point(30, 400.0);

@@ -160,15 +160,16 @@ TEST(PrometheusSource, AnUnreachablePrometheusCostsOneQueryPerPeriodNotOnePerSer
 
 TEST(PrometheusSource, DemandHistoryPlacesPointsAndLeavesGapsNaN) {
   FakePrometheus fake;
-  // Points at 1020 (NaN), 1080 and 1200; 1140 missing.
+  // Points evaluated at 1080 (NaN), 1140 and 1260 (each the rate over the minute before it);
+  // 1200 missing.
   fake.script({{200, R"({"status":"success","data":{"resultType":"matrix","result":[
-      {"metric":{},"values":[[1020,"NaN"],[1080,"4"],[1200,"6.5"]]}]}})"}});
+      {"metric":{},"values":[[1080,"NaN"],[1140,"4"],[1260,"6.5"]]}]}})"}});
   auto source = source_for(fake);
   const auto s = source->demand_history(service({api::MetricType::kQueueDepth}), 1020, 1260, 60);
   ASSERT_TRUE(s.has_value()) << s.error();
   EXPECT_EQ(s->start, 1020);
   EXPECT_EQ(s->step, 60);
-  ASSERT_EQ(s->values.size(), 4u);  // 1020, 1080, 1140, 1200 (end exclusive)
+  ASSERT_EQ(s->values.size(), 4u);  // minutes from 1020, 1080, 1140, 1200 (end exclusive)
   EXPECT_TRUE(std::isnan(s->values[0]));
   EXPECT_EQ(s->values[1], 4);
   EXPECT_TRUE(std::isnan(s->values[2]));
@@ -176,7 +177,7 @@ TEST(PrometheusSource, DemandHistoryPlacesPointsAndLeavesGapsNaN) {
   const auto reqs = fake.requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].path, "/api/v1/query_range");
-  EXPECT_TRUE(contains(decoded(reqs[0].body), "[1m]))&start=1020&end=1200&step=60"))
+  EXPECT_TRUE(contains(decoded(reqs[0].body), "[1m]))&start=1080&end=1260&step=60"))
       << decoded(reqs[0].body);
 
   // A coarser step widens the rate window to the step.
@@ -185,7 +186,8 @@ TEST(PrometheusSource, DemandHistoryPlacesPointsAndLeavesGapsNaN) {
   ASSERT_TRUE(hourly.has_value());
   ASSERT_EQ(hourly->values.size(), 2u);
   EXPECT_TRUE(std::isnan(hourly->values[0]) && std::isnan(hourly->values[1]));
-  EXPECT_TRUE(contains(decoded(fake.requests().back().body), "[1h]))&start=0&end=3600&step=3600"));
+  EXPECT_TRUE(
+      contains(decoded(fake.requests().back().body), "[1h]))&start=3600&end=7200&step=3600"));
 }
 
 TEST(PrometheusSource, ConfiguredRateWindowAndLabelsReachEveryQuery) {
@@ -215,7 +217,7 @@ TEST(PrometheusSource, ConfiguredRateWindowAndLabelsReachEveryQuery) {
   // History at a step below the window takes rate() over the window, not the step.
   fake.script({{200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})"}});
   ASSERT_TRUE(source.demand_history(service({}), 0, 600, 60).has_value());
-  EXPECT_TRUE(contains(decoded(fake.requests().back().body), "[4m]))&start=0&end=540&step=60"))
+  EXPECT_TRUE(contains(decoded(fake.requests().back().body), "[4m]))&start=60&end=600&step=60"))
       << decoded(fake.requests().back().body);
 }
 

@@ -52,8 +52,10 @@ class MetricsSource {
   virtual ServiceLoad current(const api::DeepSeekService& service, Seconds now) = 0;
 
   // The service's demand (requests per second, as in ServiceLoad::demand) over [start, end) at
-  // `step` seconds, for the predictor. Missing points are NaN (the predictor fills gaps); an error
-  // (Prometheus unreachable, bad query, a malformed answer) names the query and the cause.
+  // `step` seconds, for the predictor: values[i] is the mean over [start + i*step, start +
+  // (i+1)*step), so a point is stamped with the interval it measured (as a trace's rows are).
+  // Missing points are NaN (the predictor fills gaps); an error (Prometheus unreachable, bad query,
+  // a malformed answer) names the query and the cause.
   virtual std::expected<predictor::Series, std::string> demand_history(
       const api::DeepSeekService& service, Seconds start, Seconds end, Seconds step) = 0;
 };
