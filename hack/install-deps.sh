@@ -45,7 +45,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates curl unzip openssl jq rsync
   libcpprest-dev libssl-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
   libeigen3-dev libtorch-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-format clang-tidy
+  clang libclang-rt-14-dev clang-format clang-tidy-16
   etcd-server etcd-client prometheus golang-go golang-github-modern-go-reflect2-dev
   dpkg-dev
 )
