@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "command.h"
+#include "controller/discovery.h"
 #include "controller/failover_metrics.h"
 #include "controller/reconciler.h"
 #include "kube/config.h"
@@ -22,6 +23,7 @@
 #include "kube/health_server.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
+#include "kube/leader_gated_client.h"
 #include "kube/metrics.h"
 #include "kube/rest_client.h"
 #include "kube/work_queue.h"
@@ -52,6 +54,9 @@ Leader election (coordination.k8s.io/v1 Lease):
   --leader-elect=true|false       default true; run 2 replicas for high availability
   --leader-election-namespace NS  namespace of the Lease (default: $POD_NAMESPACE or "default")
   --leader-election-id NAME       Lease name (default deepseek-operator)
+  --allow-host-path=true|false    default false: refuse spec.model.source.hostPath (a host
+                                  directory in a pod is the node's file system for anyone who
+                                  may create a DeepSeekService)
 Autoscaling (docs/autoscaling.md):
   --prometheus-url URL      Prometheus HTTP API the inference pods' metrics are read from (no
                             default: without it every autoscaled service holds its replicas and
@@ -82,17 +87,6 @@ Logging:
 SIGTERM or SIGINT: stop the workers after their current reconcile, release the Lease, exit 0.
 Losing the Lease to another process: exit 1 at once (the Deployment restarts it as a follower).
 )";
-
-// Discovery: policy/v1 PodDisruptionBudgets from Kubernetes 1.21, policy/v1beta1 before.
-std::string pdb_api_version(kube::KubeClient& client) {
-  const auto v1 = client.discover("policy/v1");
-  if (v1) {
-    for (const auto& r : *v1) {
-      if (r.name == "poddisruptionbudgets") return "policy/v1";
-    }
-  }
-  return "policy/v1beta1";
-}
 
 // Where the autoscaler reads the services' load: Prometheus when --prometheus-url is given; without
 // it every value is unknown, so autoscaled services hold their replicas and report
@@ -173,14 +167,29 @@ int run(std::span<char* const> args) {
     log.error("cannot create the API client", {{"error", client_or.error()}});
     return 1;
   }
+  // With leader election every write goes through the Lease: refused once the last renewal (timed
+  // from when it was sent) is older than the renew deadline (kube/leader_gated_client.h).
+  std::atomic<const kube::LeaderElector*> lease_holder{nullptr};
   kube::KubeClientPtr client = *client_or;
+  if (flags.leader_elect) {
+    client = std::make_shared<kube::LeaderGatedClient>(client, [&lease_holder] {
+      const kube::LeaderElector* e = lease_holder.load();
+      return e != nullptr && e->is_leader();
+    });
+  }
   log.info("starting", {{"version", DSO_VERSION}, {"server", config->server}});
 
-  const std::string pdb_version = pdb_api_version(*client);
+  const auto pdb_version = controller::discover_pdb_api_version(*client);
+  if (!pdb_version) {
+    log.error("cannot discover the API server's PodDisruptionBudget API",
+              {{"error", pdb_version.error()}});
+    return 1;
+  }
   auto recorder = std::make_shared<kube::EventRecorder>(client, "deepseek-operator");
 
   controller::ReconcilerOptions options;
-  options.pdb_api_version = pdb_version;
+  options.pdb_api_version = *pdb_version;
+  options.allow_host_path = flags.allow_host_path;
   options.record_event = [recorder](const kube::Json& object, const std::string& type,
                                     const std::string& reason, const std::string& message) {
     recorder->record(object, type, reason, message);
@@ -252,7 +261,7 @@ int run(std::span<char* const> args) {
     for (const auto& [resource, caches, what] :
          {std::tuple{controller::DeepSeekServiceReconciler::services(), &service_object_caches,
                      "services"},
-          std::tuple{controller::DeepSeekServiceReconciler::pod_disruption_budgets(pdb_version),
+          std::tuple{controller::DeepSeekServiceReconciler::pod_disruption_budgets(*pdb_version),
                      &pdb_caches, "poddisruptionbudgets"}}) {
       kube::InformerOptions oopt = dopt;
       oopt.resource = resource;
@@ -378,7 +387,7 @@ int run(std::span<char* const> args) {
     for (auto& l : scaling_loops) l->start();
     running = true;
     log.info("controllers started",
-             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", pdb_version}});
+             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", *pdb_version}});
   };
 
   std::unique_ptr<kube::HealthServer> health;
@@ -404,7 +413,7 @@ int run(std::span<char* const> args) {
     }
   }
 
-  std::jthread elector_thread;
+  std::jthread elector_thread, watchdog;
   std::unique_ptr<kube::LeaderElector> elector;
   if (flags.leader_elect) {
     kube::LeaderElectionConfig le;
@@ -425,9 +434,38 @@ int run(std::span<char* const> args) {
     };
     le.on_new_leader = [&](const std::string& id) { log.info("leader is " + id, {}); };
     le.on_log = [&](const std::string& m) { log.debug(m, {{"component", "leader-election"}}); };
-    elector = std::make_unique<kube::LeaderElector>(client, le);
+    // The elector's own client: one attempt, timed out within the retry period, so that a hung
+    // connection cannot keep a renewal round waiting past the renew deadline.
+    kube::RestOptions elector_options;
+    elector_options.request_timeout =
+        std::chrono::duration_cast<std::chrono::seconds>(le.retry_period);
+    elector_options.retry.max_attempts = 1;
+    elector_options.metrics = metrics;
+    auto elector_client = kube::RestClient::create(*config, elector_options);
+    if (!elector_client) {
+      log.error("cannot create the leader election client", {{"error", elector_client.error()}});
+      return 1;
+    }
+    elector = std::make_unique<kube::LeaderElector>(*elector_client, le);
+    lease_holder = elector.get();
     log.info("waiting for the leader lease", {{"identity", elector->identity()}});
     elector_thread = std::jthread([&](std::stop_token stop) { elector->run(stop); });
+    // The watchdog: once leading, exit as soon as the Lease is no longer valid by this process's
+    // clock, even while the elector's own request is still waiting for an answer.
+    watchdog = std::jthread([&](std::stop_token stop) {
+      bool led = false;
+      while (!stop.stop_requested()) {
+        if (elector->is_leader()) {
+          led = true;
+        } else if (led) {
+          std::lock_guard lock(lifecycle_mu);
+          if (shutting_down) return;
+          log.error("the leader lease expired by this process's clock: exiting", {});
+          std::_Exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
   } else {
     starter = std::thread(start_controllers);
   }
@@ -448,6 +486,10 @@ int run(std::span<char* const> args) {
   for (auto& i : deployment_informers) i->stop();
   for (auto& i : owned_informers) i->stop();
   for (auto& i : pod_informers) i->stop();
+  if (watchdog.joinable()) {
+    watchdog.request_stop();
+    watchdog.join();
+  }
   if (elector_thread.joinable()) {
     elector_thread.request_stop();
     elector_thread.join();  // releases the Lease

@@ -29,7 +29,7 @@ metrics::PrometheusSourceOptions prometheus_source_options(const RunFlags& flags
 
 namespace {
 
-// The flags of `run` that take a value (--leader-elect is its one boolean).
+// The flags of `run` that take a value (--leader-elect and --allow-host-path are booleans).
 const std::set<std::string, std::less<>> kValueFlags = {
     "--kubeconfig",
     "--context",
@@ -64,6 +64,12 @@ std::string parse_run_flags(std::span<char* const> args, RunFlags& flags, bool& 
       const auto b = reader.boolean();
       if (!b) return b.error();
       flags.leader_elect = *b;
+      continue;
+    }
+    if (arg == "--allow-host-path") {
+      const auto b = reader.boolean();
+      if (!b) return b.error();
+      flags.allow_host_path = *b;
       continue;
     }
     if (!a->is_flag()) {

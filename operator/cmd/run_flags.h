@@ -18,6 +18,9 @@ struct RunFlags {
   std::vector<std::string> namespaces;
   int workers = 2;
   bool leader_elect = true;
+  // --allow-host-path: DeepSeekServices may mount host directories (spec.model.source.hostPath)
+  // through the operator's rights. Off: such a spec is refused (InvalidSpec).
+  bool allow_host_path = false;
   std::string lease_namespace, lease_name = "deepseek-operator";
   std::string health_addr = "0.0.0.0:8081";
   LogLevel log_level = LogLevel::kInfo;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 
 #include "controller/desired_objects.h"
 #include "controller/failover.h"
 #include "runtime/profile.h"
+#include "timing/rfc3339.h"
 
 namespace dso::controller {
 namespace {
@@ -15,12 +15,7 @@ using kube::Json;
 using kube::ReconcileResult;
 
 std::string system_now_rfc3339() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return timing::format_rfc3339_seconds(std::chrono::system_clock::now());
 }
 
 Json condition(const std::string& type, bool status, const std::string& reason,
@@ -36,6 +31,20 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
   return out;
 }
+
+// Whether `object` is the service's (uid): an owner reference with its uid. Objects a service names
+// are created when absent and never adopted: server-side apply with force would take over another
+// owner's fields, and the garbage collector would delete the object with the service.
+bool owned_by(const Json& object, const std::string& uid) {
+  const Json refs =
+      object.value("metadata", Json::object()).value("ownerReferences", Json::array());
+  return std::any_of(refs.begin(), refs.end(),
+                     [&](const Json& r) { return r.is_object() && r.value("uid", "") == uid; });
+}
+
+// How long a service with a NameConflict waits before looking again: the conflicting object is not
+// the operator's, so no informer tells when it is renamed or deleted.
+constexpr auto kConflictRecheck = std::chrono::seconds(30);
 
 int int_at(const Json& object, const char* a, const char* b) {
   if (!object.contains(a) || !object[a].is_object() || !object[a].contains(b) ||
@@ -148,6 +157,11 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     problems = api::validate(parsed->spec);
   if (parsed) {
     for (auto& p : runtime::validate_runtime(parsed->spec)) problems.push_back(std::move(p));
+    if (parsed->spec.model.source.host_path && !options_.allow_host_path) {
+      problems.push_back(
+          "spec.model.source.hostPath: host directories are refused by this operator (started "
+          "without --allow-host-path); use pvc or uri");
+    }
   }
   if (!problems.empty()) {
     const std::string message = join(problems, "; ");
@@ -248,6 +262,7 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   int desired_sum = 0, ready_sum = 0;
   bool progressing = false;
   std::vector<std::string> remote;
+  std::vector<std::string> conflicts;  // names held by objects this service does not own
   Json regions = Json::array();
   for (const api::Region& region : spec.regions) {
     Json region_status{{"name", region.name},
@@ -263,6 +278,31 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     const RegionObjects objects = build_region_objects(dss, region, build);
     const std::string name = region_object_name(dss, region);
     const auto before = current.find(name);
+
+    // Nothing of a region is applied while one of its names belongs to someone else.
+    std::optional<std::string> conflict;
+    for (const auto& [resource, kind, known] :
+         {std::tuple{deployments(), "Deployment",
+                     before != current.end() ? before->second : kube::ObjectPtr()},
+          std::tuple{services(), "Service",
+                     options_.service_cache ? options_.service_cache->get(ns + "/" + name)
+                                            : kube::ObjectPtr()},
+          std::tuple{
+              pod_disruption_budgets(options_.pdb_api_version), "PodDisruptionBudget",
+              options_.pdb_cache ? options_.pdb_cache->get(ns + "/" + name) : kube::ObjectPtr()}}) {
+      auto found = name_conflict(resource, kind, ns, name, dss.metadata.uid, known);
+      if (!found) return ReconcileResult::failed(found.error());
+      if ((conflict = *found)) break;
+    }
+    if (conflict) {
+      conflicts.push_back(*conflict);
+      event(object, "Warning", "NameConflict", *conflict);
+      region_status["healthy"] = false;
+      region_status["weight"] = 0;
+      region_status["conflict"] = *conflict;
+      regions.push_back(region_status);
+      continue;
+    }
 
     // Apply only what the cache does not already hold (the informer re-enqueues this service on
     // any change to these objects, so a skip never outlives a drift).
@@ -346,7 +386,17 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   }
 
   // Traffic publication: the weights, for whatever routes traffic between the regions.
+  std::optional<std::string> config_map_conflict;
   if (!spec.failover.traffic_config_map.empty()) {
+    auto found = name_conflict(kube::Resource::config_maps(), "ConfigMap", ns,
+                               spec.failover.traffic_config_map, dss.metadata.uid, nullptr);
+    if (!found) return ReconcileResult::failed(found.error());
+    config_map_conflict = *found;
+  }
+  if (config_map_conflict) {
+    conflicts.push_back(*config_map_conflict);
+    event(object, "Warning", "NameConflict", *config_map_conflict);
+  } else if (!spec.failover.traffic_config_map.empty()) {
     const Json config_map =
         build_traffic_config_map(dss, failover.active_primary, failover.weights);
     const auto applied =
@@ -376,7 +426,9 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
   conditions.push_back(condition(
       "Progressing", progressing, progressing ? "RollingOut" : "Stable",
       progressing ? "Deployments are rolling out or scaling" : "all Deployments are up to date"));
-  if (remote.empty()) {
+  if (!conflicts.empty()) {
+    conditions.push_back(condition("Degraded", true, "NameConflict", join(conflicts, "; ")));
+  } else if (remote.empty()) {
     conditions.push_back(
         condition("Degraded", false, "AsExpected", "the spec is valid and applied"));
   } else {
@@ -417,7 +469,30 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     return ReconcileResult::requeue_after_delay(
         std::chrono::duration_cast<kube::Duration>(*failover.requeue_after));
   }
+  if (!conflicts.empty()) return ReconcileResult::requeue_after_delay(kConflictRecheck);
   return written;
+}
+
+std::expected<std::optional<std::string>, std::string> DeepSeekServiceReconciler::name_conflict(
+    const kube::Resource& resource, const std::string& kind, const std::string& ns,
+    const std::string& name, const std::string& uid, const kube::ObjectPtr& known) const {
+  if (uid.empty()) return std::nullopt;  // not created by the API server: nothing to compare
+  Json existing;
+  if (known) {
+    existing = *known;
+  } else {
+    auto got = client_->get(resource, ns, name);
+    if (!got) {
+      if (got.error().is_not_found()) return std::nullopt;
+      return std::unexpected("read " + kind + " " + ns + "/" + name + ": " +
+                             got.error().to_string());
+    }
+    existing = std::move(*got);
+  }
+  if (owned_by(existing, uid)) return std::nullopt;
+  return kind + " " + ns + "/" + name +
+         " exists and is not this DeepSeekService's (no owner reference to it): left unchanged; "
+         "rename the region or remove that object";
 }
 
 ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json status,

@@ -181,13 +181,17 @@ void LeaderElector::release() {
 }
 
 void LeaderElector::run(std::stop_token stop) {
-  // Acquire.
+  // Acquire. A successful write is stamped with the time its request was sent, never with when
+  // the answer came: the others time the lease from after that write reached the server, so this
+  // process's view of its own lease always ends first, however slow the answer was.
+  TimePoint sent{};
   while (!stop.stop_requested()) {
+    sent = config_.clock->now();
     if (try_acquire_or_renew()) break;
     wait(stop, std::chrono::duration_cast<Duration>(config_.retry_period * jitter_factor()));
   }
   if (stop.stop_requested()) return;
-  last_renew_ = config_.clock->now().time_since_epoch().count();
+  last_renew_ = sent.time_since_epoch().count();
   leading_ = true;
   if (config_.metrics) config_.metrics->set_leader(config_.lease_name, true);
   log("acquired by " + config_.identity);
@@ -201,6 +205,7 @@ void LeaderElector::run(std::stop_token stop) {
     const TimePoint round_start = config_.clock->now();
     bool renewed = false;
     while (!stop.stop_requested()) {
+      sent = config_.clock->now();
       if (try_acquire_or_renew()) {
         renewed = true;
         break;
@@ -216,7 +221,7 @@ void LeaderElector::run(std::stop_token stop) {
       lost = true;
       break;
     }
-    last_renew_ = config_.clock->now().time_since_epoch().count();
+    last_renew_ = sent.time_since_epoch().count();
   }
   leading_ = false;
   if (config_.metrics) config_.metrics->set_leader(config_.lease_name, false);

@@ -297,6 +297,11 @@ Result<std::vector<ApiResource>> FakeClient::discover(const std::string& group_v
                    true,
                    {"create", "delete", "get", "list", "patch", "update", "watch"}});
     out.push_back({"events", "Event", true, {"create", "get", "list", "patch", "watch"}});
+  } else if (group_version == "policy/v1") {
+    out.push_back({"poddisruptionbudgets",
+                   "PodDisruptionBudget",
+                   true,
+                   {"create", "delete", "get", "list", "patch", "update", "watch"}});
   } else if (group_version == "coordination.k8s.io/v1") {
     out.push_back(
         {"leases", "Lease", true, {"create", "delete", "get", "list", "patch", "update", "watch"}});
@@ -308,7 +313,7 @@ Result<std::vector<ApiResource>> FakeClient::discover(const std::string& group_v
 }
 
 Result<std::vector<std::string>> FakeClient::server_group_versions() {
-  return std::vector<std::string>{"v1", "coordination.k8s.io/v1"};
+  return std::vector<std::string>{"v1", "coordination.k8s.io/v1", "policy/v1"};
 }
 
 void FakeClient::compact() {

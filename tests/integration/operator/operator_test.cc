@@ -3,7 +3,8 @@
 // inference pods; edits roll out; drift in owned fields is repaired and other fields are kept;
 // invalid specs are reported, not crash-looped on; a restart converges with no duplicates; a
 // reconcile with nothing to change writes nothing, while edited or deleted owned objects are put
-// back; a delete collects everything; SIGTERM exits 0; a primary region whose pods stop being Ready
+// back; a delete collects everything; an object of someone else's under a service's name is
+// neither adopted nor deleted; SIGTERM exits 0; a primary region whose pods stop being Ready
 // fails over to a standby and back, with the traffic ConfigMap following.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -293,6 +294,39 @@ TEST_F(OperatorTest, InvalidSpecIsReportedWithoutCrashLooping) {
   })) << get_dss("broken").dump(2);
   EXPECT_TRUE(operator_->running());
   EXPECT_EQ(operator_->stop(SIGTERM, 30), 0);
+}
+
+TEST_F(OperatorTest, AnExistingObjectOfSomeoneElseIsNeitherAdoptedNorDeleted) {
+  // A Deployment someone else made, under the name the service's region would use.
+  std::string out;
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it create deployment taken-us-east "
+                        "--image=registry.example/theirs:1 --replicas=0",
+                        &out),
+            0)
+      << out;
+  const std::string before_uid = get_deployment("taken-us-east")["metadata"]["uid"];
+  ASSERT_EQ(apply(service("taken", "")), 0);
+  ASSERT_TRUE(eventually(
+      30, [&] { return condition(get_dss("taken"), "Degraded") == "True/NameConflict"; }))
+      << get_dss("taken").dump(2) << operator_->log_text();
+  json theirs = get_deployment("taken-us-east");
+  EXPECT_FALSE(theirs["metadata"].contains("ownerReferences")) << theirs.dump(2);
+  EXPECT_EQ(theirs["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.example/theirs:1");
+  cluster_.sh("kubectl -n operator-it get events --field-selector reason=NameConflict -o name",
+              &out);
+  EXPECT_FALSE(out.empty()) << "a NameConflict event is recorded";
+
+  // Deleting the service leaves their Deployment: it was never the service's. Foreground
+  // deletion: the service is gone only once the garbage collector has deleted its dependents.
+  dso::kube::DeleteOptions foreground;
+  foreground.propagation = dso::kube::Propagation::kForeground;
+  ASSERT_TRUE(client_->remove(kDss, kNs, "taken", foreground));
+  ASSERT_TRUE(eventually(60, [&] { return get_dss("taken").is_null(); }));
+  ASSERT_EQ(cluster_.sh("kubectl -n operator-it get deployment taken-us-east -o name", &out), 0)
+      << out;
+  EXPECT_EQ(get_deployment("taken-us-east")["metadata"]["uid"], before_uid);
+  EXPECT_TRUE(operator_->running());
 }
 
 TEST_F(OperatorTest, FailsOverToAStandbyRegionAndBack) {

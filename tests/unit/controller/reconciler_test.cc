@@ -82,17 +82,22 @@ Json service_object(int replicas, const std::string& image = "registry.example/s
 
 // The cluster (FakeClient), informer-like caches of what the reconciler reads, and the reconciler.
 struct Harness {
-  explicit Harness(bool cache_services_and_pdbs = true, Json object = service_object(2)) {
+  explicit Harness(bool cache_services_and_pdbs = true, Json object = service_object(2),
+                   bool allow_host_path = false) {
     fake = std::make_shared<kube::FakeClient>();
     client = std::make_shared<RecordingClient>(fake);
     EXPECT_TRUE(fake->create(DeepSeekServiceReconciler::deepseek_services(), "ml", object));
     deployments.add_index(DeepSeekServiceReconciler::kServiceIndex,
                           DeepSeekServiceReconciler::service_index());
     ReconcilerOptions o;
+    o.allow_host_path = allow_host_path;
     o.now_rfc3339 = [] { return std::string("2026-11-28T10:00:00Z"); };
     o.desired_replicas = [this](const api::DeepSeekService&) { return decided; };
     o.record_event = [this](const Json&, const std::string&, const std::string& reason,
-                            const std::string&) { events.push_back(reason); };
+                            const std::string& message) {
+      events.push_back(reason);
+      event_messages.push_back(message);
+    };
     o.on_apply = [this](const std::string& kind, bool applied) {
       ++(applied ? applies : skips)[kind];
     };
@@ -154,7 +159,7 @@ struct Harness {
   std::unique_ptr<DeepSeekServiceReconciler> reconciler;
   std::optional<int> decided;
   std::map<std::string, int> applies, skips;  // on_apply, by kind
-  std::vector<std::string> events;
+  std::vector<std::string> events, event_messages;
 };
 
 const Resource kDeployments = DeepSeekServiceReconciler::deployments();
@@ -305,6 +310,100 @@ TEST(ReconcilerWrites, WithoutServiceAndPdbCachesThoseAreAlwaysApplied) {
   }
   EXPECT_EQ(h.reconcile(), (std::vector<std::string>{"PATCH services chat-default",
                                                      "PATCH poddisruptionbudgets chat-default"}));
+}
+
+Json condition_of(const Json& object, const std::string& type) {
+  for (const Json& c : object["status"]["conditions"])
+    if (c["type"] == type) return c;
+  return Json();
+}
+
+TEST(ReconcilerOwnership, AnExistingDeploymentOfSomeoneElseIsNeverAdopted) {
+  // Before: server-side apply with force took it over and set this service as its owner, so the
+  // garbage collector deleted it with the service.
+  Harness h;
+  const Json foreign = {{"apiVersion", "apps/v1"},
+                        {"kind", "Deployment"},
+                        {"metadata", {{"name", "chat-default"}, {"namespace", "ml"}}},
+                        {"spec", {{"replicas", 7}}}};
+  ASSERT_TRUE(h.fake->create(kDeployments, "ml", foreign));
+  h.sync();
+  h.client->writes.clear();
+  const auto r = h.reconciler->reconcile("ml/chat");
+  EXPECT_EQ(r.kind, kube::ReconcileResult::Kind::kRequeueAfter);
+  // Only the status was written: nothing of the region, the foreign object as it was.
+  EXPECT_EQ(h.client->writes, (std::vector<std::string>{"PATCH deepseekservices chat/status"}));
+  const Json left = h.get(kDeployments, "chat-default");
+  EXPECT_EQ(left["spec"]["replicas"], 7);
+  EXPECT_FALSE(left["metadata"].contains("ownerReferences"));
+  const Json dss = h.get(DeepSeekServiceReconciler::deepseek_services(), "chat");
+  const Json degraded = condition_of(dss, "Degraded");
+  EXPECT_EQ(degraded["status"], "True");
+  EXPECT_EQ(degraded["reason"], "NameConflict");
+  EXPECT_NE(degraded["message"].get<std::string>().find("Deployment ml/chat-default exists"),
+            std::string::npos)
+      << degraded;
+  EXPECT_EQ(dss["status"]["regions"][0]["weight"], 0);
+  ASSERT_FALSE(h.events.empty());
+  EXPECT_EQ(h.events.back(), "NameConflict");
+
+  // Removed by its owner: the next look creates the service's own.
+  ASSERT_TRUE(h.fake->remove(kDeployments, "ml", "chat-default"));
+  h.sync();
+  h.settle();
+  EXPECT_EQ(condition_of(h.get(DeepSeekServiceReconciler::deepseek_services(), "chat"),
+                         "Degraded")["reason"],
+            "AsExpected");
+  EXPECT_EQ(h.get(kDeployments, "chat-default")["metadata"]["ownerReferences"][0]["uid"],
+            h.get(DeepSeekServiceReconciler::deepseek_services(), "chat")["metadata"]["uid"]);
+}
+
+TEST(ReconcilerOwnership, AServiceOrTrafficConfigMapOfSomeoneElseIsLeftAlone) {
+  Json object = service_object(2);
+  object["spec"]["failover"] = {{"trafficPublication", {{"configMapName", "routes"}}}};
+  Harness h(true, object);
+  const Json service = {{"apiVersion", "v1"},
+                        {"kind", "Service"},
+                        {"metadata", {{"name", "chat-default"}, {"namespace", "ml"}}},
+                        {"spec", {{"type", "NodePort"}}}};
+  const Json config_map = {{"apiVersion", "v1"},
+                           {"kind", "ConfigMap"},
+                           {"metadata", {{"name", "routes"}, {"namespace", "ml"}}},
+                           {"data", {{"keep", "me"}}}};
+  ASSERT_TRUE(h.fake->create(kServices, "ml", service));
+  ASSERT_TRUE(h.fake->create(kube::Resource::config_maps(), "ml", config_map));
+  h.sync();
+  h.client->writes.clear();
+  EXPECT_EQ(h.reconciler->reconcile("ml/chat").kind, kube::ReconcileResult::Kind::kRequeueAfter);
+  EXPECT_EQ(h.client->writes, (std::vector<std::string>{"PATCH deepseekservices chat/status"}));
+  EXPECT_EQ(h.get(kServices, "chat-default")["spec"]["type"], "NodePort");
+  EXPECT_EQ(h.get(kube::Resource::config_maps(), "routes")["data"], (Json{{"keep", "me"}}));
+  const std::string message = condition_of(
+      h.get(DeepSeekServiceReconciler::deepseek_services(), "chat"), "Degraded")["message"];
+  EXPECT_NE(message.find("Service ml/chat-default exists"), std::string::npos) << message;
+  EXPECT_NE(message.find("ConfigMap ml/routes exists"), std::string::npos) << message;
+}
+
+TEST(ReconcilerOwnership, HostPathNeedsTheOperatorFlag) {
+  Json object = service_object(2);
+  object["spec"]["model"]["source"] = {{"hostPath", {{"path", "/etc"}}}};
+  Harness refused(true, object);
+  refused.reconcile();
+  EXPECT_FALSE(refused.fake->get(kDeployments, "ml", "chat-default").has_value());
+  const Json ready =
+      condition_of(refused.get(DeepSeekServiceReconciler::deepseek_services(), "chat"), "Ready");
+  EXPECT_EQ(ready["reason"], "InvalidSpec");
+  ASSERT_FALSE(refused.event_messages.empty());
+  EXPECT_NE(refused.event_messages.back().find("--allow-host-path"), std::string::npos)
+      << refused.event_messages.back();
+
+  Harness allowed(true, object, true);
+  allowed.settle();
+  const Json d = allowed.get(kDeployments, "chat-default");
+  std::string mounted;
+  for (const Json& v : d["spec"]["template"]["spec"]["volumes"])
+    if (v.value("name", "") == "model") mounted = v["hostPath"]["path"];
+  EXPECT_EQ(mounted, "/etc");
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "fakes/fake_client.h"
+#include "kube/leader_gated_client.h"
 
 namespace dso::kube {
 namespace {
@@ -97,6 +100,67 @@ TEST(LeaderElection, FailingRenewalsLoseLeadershipWithinTheRenewDeadline) {
   ASSERT_TRUE(eventually([&] { return stopped.load() == 1; }));
   EXPECT_FALSE(a.is_leader());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 400ms);  // before anyone else could acquire
+}
+
+// A client whose lease updates hang (a black-holed connection) until released.
+class HangingLeaseClient {
+ public:
+  explicit HangingLeaseClient(std::shared_ptr<FakeClient> fake) : fake_(std::move(fake)) {}
+  // The elector's client: its PUTs wait while `hang` is set.
+  KubeClientPtr elector_client() {
+    auto c = std::make_shared<LeaderGatedClient>(fake_, [this] {
+      std::unique_lock lock(mu_);
+      if (hang_) ++hung_;
+      cv_.wait(lock, [this] { return !hang_; });
+      return true;
+    });
+    return c;
+  }
+  void hang(bool on) {
+    std::lock_guard lock(mu_);
+    hang_ = on;
+    cv_.notify_all();
+  }
+  int hung() {
+    std::lock_guard lock(mu_);
+    return hung_;
+  }
+
+ private:
+  std::shared_ptr<FakeClient> fake_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hang_ = false;
+  int hung_ = 0;
+};
+
+TEST(LeaderElection, AHungRenewalStopsWritesWithinTheRenewDeadline) {
+  // Before: nothing gated the operator's writes on the lease; a leader whose renewal hung kept
+  // writing while a follower took over after the lease duration.
+  auto fake = std::make_shared<FakeClient>();
+  HangingLeaseClient net(fake);
+  std::atomic<int> started{0}, stopped{0};
+  LeaderElector a(net.elector_client(), fast("a", &started, &stopped));
+  LeaderGatedClient writes(fake, [&a] { return a.is_leader(); });
+  std::jthread ta([&](std::stop_token s) { a.run(s); });
+  ASSERT_TRUE(eventually([&] { return a.is_leader(); }));
+  const Json cm = {{"apiVersion", "v1"},
+                   {"kind", "ConfigMap"},
+                   {"metadata", {{"name", "written"}, {"namespace", "ns"}}}};
+  ASSERT_TRUE(writes.create(Resource::config_maps(), "ns", cm));
+
+  net.hang(true);
+  ASSERT_TRUE(eventually([&] { return net.hung() > 0; }));  // a renewal is stuck in flight
+  ASSERT_TRUE(eventually([&] { return !a.is_leader(); }));  // by this process's clock alone
+  EXPECT_EQ(stopped.load(), 0);  // the elector itself is still waiting for its answer
+  const auto refused = writes.patch(Resource::config_maps(), "ns", "written", PatchType::kMerge,
+                                    Json{{"data", {{"k", "v"}}}});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().reason, "NotLeader");
+  EXPECT_EQ(writes.refused(), 1u);
+  EXPECT_TRUE(writes.get(Resource::config_maps(), "ns", "written").has_value());  // reads go on
+  net.hang(false);
+  ASSERT_TRUE(eventually([&] { return stopped.load() == 1; }));
 }
 
 TEST(LeaderElection, RejectsInconsistentDurationsAndMakesIdentity) {

@@ -4,6 +4,9 @@
 // (field manager "deepseek-operator", force: drift in owned fields is repaired, fields it does not
 // own are left to their owners), and writes status: observedGeneration, replicas, conditions
 // Ready/Progressing/Degraded/ScalingActive/ScalingLimited, per-region counts, the scale selector.
+// A name the service uses that already belongs to another object (no owner reference to the
+// service) is never adopted: that region or the traffic ConfigMap is left alone, Degraded=True with
+// reason NameConflict names it, and the service is looked at again every 30 s.
 // An object is applied only when its cache entry does not already hold the desired one
 // (cluster_holds in desired_objects.h: missing, a spec or replica change, an owned field edited or
 // removed in the cluster); an object without a cache is applied on every reconcile. Status is
@@ -23,6 +26,7 @@
 // on those Deployments.
 #pragma once
 
+#include <expected>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -38,6 +42,10 @@ namespace dso::controller {
 
 struct ReconcilerOptions {
   std::string pdb_api_version = "policy/v1";  // from discovery: policy/v1beta1 before 1.21
+  // Whether spec.model.source.hostPath may be used (`run --allow-host-path`): a host directory
+  // mounted into pods is a host's file system handed to whoever may create a DeepSeekService.
+  // Off: such a spec is InvalidSpec and nothing is applied.
+  bool allow_host_path = false;
   // Records a core/v1 Event about `object` (type Normal|Warning). May be empty (no events).
   std::function<void(const kube::Json& object, const std::string& type, const std::string& reason,
                      const std::string& message)>
@@ -95,6 +103,13 @@ class DeepSeekServiceReconciler {
                                      bool autoscaling = true);
   void event(const kube::Json& object, const std::string& type, const std::string& reason,
              const std::string& message) const;
+  // Whether `kind` ns/name, which the service with `uid` names, is someone else's: the
+  // NameConflict message if it exists without an owner reference to `uid`, nullopt when it is
+  // absent or the service's; an error when it could not be read. `known`: the cache's copy, when
+  // the cache holds one (no request then).
+  std::expected<std::optional<std::string>, std::string> name_conflict(
+      const kube::Resource& resource, const std::string& kind, const std::string& ns,
+      const std::string& name, const std::string& uid, const kube::ObjectPtr& known) const;
 
   // The cached service, with the status this reconciler last wrote in place of the cached one
   // while the informer has not delivered that write yet (the cache still holds the very

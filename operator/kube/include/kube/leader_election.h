@@ -53,8 +53,11 @@ class LeaderElector {
   // Returns after on_stopped_leading has run (if it had been leading).
   void run(std::stop_token stop);
 
-  // True while this process holds the lease and its last successful renewal is younger than the
-  // renew deadline (so a stalled process stops claiming leadership before anyone can take over).
+  // True while this process holds the lease and its last successful renewal, timed from when its
+  // request was sent, is younger than the renew deadline: a process whose renewal hangs stops
+  // claiming leadership before anyone can take over (gate writes on it: LeaderGatedClient). Give
+  // the elector a client of its own with a request timeout under the retry period and one attempt,
+  // so that a hung connection cannot hold the renewal loop for longer than that.
   bool is_leader() const;
   const std::string& identity() const { return config_.identity; }
   // The holder last seen in the lease ("" when none).
