@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <exception>
 #include <thread>
 
 #include "scaling/policy.h"
+#include "timing/rfc3339.h"
 #include "traces/csv.h"
 #include "traces/duration.h"
 
@@ -144,12 +144,8 @@ std::optional<DecisionRecord> decision_from_json(const Json& j) {
 }  // namespace
 
 std::string rfc3339(Seconds t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return timing::format_rfc3339_seconds(
+      std::chrono::system_clock::time_point(std::chrono::seconds(t)));
 }
 
 ScalingLoop::ScalingLoop(const kube::Indexer& services, metrics::MetricsSourcePtr source,
