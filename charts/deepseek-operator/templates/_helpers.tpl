@@ -73,28 +73,31 @@ the per-namespace Roles (scope: namespace). Each verb is one the code uses; see 
 - apiGroups: [inference.deepseek.io]
   resources: [deepseekservices/finalizers]
   verbs: [update]
-# Per-region Deployments: informer (list, watch) and server-side apply (patch; create when new).
+# Per-region Deployments: informer (list, watch), server-side apply (patch; create when new), and
+# get: before applying a name its cache does not hold, whether an object of someone else's has it
+# (DeepSeekServiceReconciler::name_conflict: never adopted).
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [list, watch, create, patch]
-# Per-region Services: informer (list, watch: applies the cache holds are skipped) and server-side
-# apply.
+  verbs: [get, list, watch, create, patch]
+# Per-region Services: informer (list, watch: applies the cache holds are skipped), server-side
+# apply, and the same ownership check.
 - apiGroups: [""]
   resources: [services]
-  verbs: [list, watch, create, patch]
-# Per-region PodDisruptionBudgets: informer and server-side apply; policy/v1beta1 before 1.21.
+  verbs: [get, list, watch, create, patch]
+# Per-region PodDisruptionBudgets: the same; policy/v1beta1 before 1.21.
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [list, watch, create, patch]
+  verbs: [get, list, watch, create, patch]
 # Events on DeepSeekServices: created, then patched when the same event repeats (EventRecorder).
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
 # Traffic-weight ConfigMaps (spec.failover.trafficPublication): server-side apply (patch; create
-# when new). Never read: the operator writes what it computed.
+# when new), and get for the ownership check before each apply (a ConfigMap someone else made under
+# that name is never adopted). get adds no reach to patch, whose dry run returns the object too.
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [create, patch]
+  verbs: [get, create, patch]
 # Inference pods: read-only, for cold-start measurement from pod conditions.
 - apiGroups: [""]
   resources: [pods]

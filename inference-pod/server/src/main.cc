@@ -2,6 +2,7 @@
 // API with dynamic batching, and drains gracefully on SIGTERM (see --help and
 // docs/inference-server.md).
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -67,7 +68,11 @@ int serve(const ServerConfig& config) {
   auto model = load_model(config);
   if (!model) {
     log(model.error());
-    return 1;
+    // Exit without static destructors: after a failed TLS download cpprestsdk's pool threads may
+    // still be unwinding the connection, and destroying the pool under them corrupted the heap
+    // (SIGABRT "malloc_consolidate(): unaligned fastbin chunk detected", 1 run in 30).
+    std::fflush(nullptr);
+    std::_Exit(1);
   }
   auto& lm = **model;
   log("loaded " + model_file(config.model_path) + " on " + lm.device() + " (vocab " +

@@ -3,11 +3,13 @@
 // and builtin:gpu-sim, the testbed's stand-in for a GPU.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "loopback_http.h"
 #include "server_process.h"
@@ -50,16 +52,26 @@ class ModelSources : public ::testing::Test {
         key + "' -out '" + cert + "' >/dev/null 2>&1";
     EXPECT_EQ(std::system(make.c_str()), 0);
     const int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
+    if (s_server_pid_ > 0) {  // one at a time
+      ::kill(s_server_pid_, SIGKILL);
+      ::waitpid(s_server_pid_, nullptr, 0);
+    }
     s_server_pid_ = ::fork();
     if (s_server_pid_ == 0) {
       if (::chdir((dir_ / "served").c_str()) != 0) ::_exit(127);
-      const int fd = ::open((dir_ / "s_server.log").c_str(), O_WRONLY | O_CREAT, 0644);
+      const int fd = ::open((dir_ / "s_server.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      ::execlp("openssl", "openssl", "s_server", "-quiet", "-WWW", "-accept",
-               std::to_string(port).c_str(), "-cert", cert.c_str(), "-key", key.c_str(), nullptr);
+      ::execlp("openssl", "openssl", "s_server", "-WWW", "-accept", std::to_string(port).c_str(),
+               "-cert", cert.c_str(), "-key", key.c_str(), nullptr);
       ::_exit(127);
     }
+    // Started, not yet listening: s_server prints ACCEPT once it listens (a server started before
+    // that failed its download with "connection refused").
+    const fs::path log = dir_ / "s_server.log";
+    for (int i = 0; i < 400 && read(log).find("ACCEPT") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_NE(read(log).find("ACCEPT"), std::string::npos) << "openssl s_server: " << read(log);
     return port;
   }
 
@@ -75,7 +87,7 @@ TEST_F(ModelSources, AnHttpsModelIsDownloadedIntoTheVolumeThenServed) {
     ServerProcess untrusted(DSO_INFERENCE_SERVER,
                             {"--model", (dir_ / "volume").string(), "--model-url", url},
                             (dir_ / "untrusted.log").string());
-    EXPECT_EQ(untrusted.wait_exit(60s), 1);
+    EXPECT_EQ(untrusted.wait_exit(60s), 1) << read(dir_ / "untrusted.log");
     EXPECT_NE(read(dir_ / "untrusted.log").find("--model-url " + url), std::string::npos)
         << read(dir_ / "untrusted.log");
     EXPECT_FALSE(fs::exists(dir_ / "volume" / "model.pt"));
@@ -87,7 +99,7 @@ TEST_F(ModelSources, AnHttpsModelIsDownloadedIntoTheVolumeThenServed) {
       DSO_INFERENCE_SERVER,
       {"--model", (dir_ / "volume").string(), "--model-url", url, "--model-name", "downloaded"},
       (dir_ / "server.log").string());
-  ASSERT_TRUE(server.wait_ready(120s)) << read(dir_ / "server.log");
+  ASSERT_TRUE(server.wait_ready(120s)) << read(dir_ / "server.log") << read(dir_ / "s_server.log");
   EXPECT_EQ(fs::file_size(dir_ / "volume" / "model.pt"), fs::file_size(DSO_BYTE_LM));
   EXPECT_NE(read(dir_ / "server.log").find("downloaded " + url), std::string::npos);
   LoopbackHttp http(server.port());
@@ -103,7 +115,7 @@ TEST_F(ModelSources, AnExistingModelIsNotDownloadedAgain) {
       DSO_INFERENCE_SERVER,
       {"--model", (dir_ / "volume").string(), "--model-url", "https://127.0.0.1:1/model.pt"},
       (dir_ / "server.log").string());
-  ASSERT_TRUE(server.wait_ready(120s)) << read(dir_ / "server.log");
+  ASSERT_TRUE(server.wait_ready(120s)) << read(dir_ / "server.log") << read(dir_ / "s_server.log");
 }
 
 TEST_F(ModelSources, GpuSimGeneratesMaxTokensOfLettersAfterItsLoadTime) {
