@@ -492,7 +492,8 @@ int run(std::span<char* const> args) {
   }
   if (elector_thread.joinable()) {
     elector_thread.request_stop();
-    elector_thread.join();  // releases the Lease
+    elector_thread.join();   // releases the Lease
+    lease_holder = nullptr;  // writes from here on (destructors included) are refused, never UB
   }
   recorder->flush();
   if (health) health->stop();
