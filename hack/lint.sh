@@ -12,8 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mapfile -t sources < <(git ls-files '*.cc' '*.h')
-if ! clang-format --dry-run -Werror "${sources[@]}" 2>/tmp/dso-clang-format.$$; then
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mapfile -t sources < <(git ls-files '*.cc' '*.h')
+else  # a copy without .git: the same folders
+  mapfile -t sources < <(find operator predictor inference-pod tests -name '*.cc' -o -name '*.h')
+fi
+[ ${#sources[@]} -gt 0 ] || { echo "lint: no C++ files found" >&2; exit 2; }
+if ! clang-format --dry-run -Werror "${sources[@]}" </dev/null 2>/tmp/dso-clang-format.$$; then
   grep -E '^[^ ].*: (error|warning):' /tmp/dso-clang-format.$$ | cut -d: -f1 | sort -u |
     sed 's/^/not formatted: /' >&2
   rm -f /tmp/dso-clang-format.$$
