@@ -58,6 +58,10 @@ long EventRecorder::sent() const {
   return sent_;
 }
 
+std::size_t EventRecorder::aggregates() const {
+  return aggregate_count_.load();
+}
+
 long EventRecorder::failed() const {
   std::lock_guard lock(mu_);
   return failed_;
@@ -92,6 +96,10 @@ void EventRecorder::send(const Pending& p) {
   const TimePoint mono = clock_->now();
   const Resource events = Resource::events();
   bool ok = false;
+  // Aggregates no repeat can join any more are dropped, so the map holds at most the keys of one
+  // window (before: every key ever seen, for the life of the process).
+  std::erase_if(aggregates_,
+                [&](const auto& kv) { return mono - kv.second.last >= kAggregationWindow; });
 
   auto it = aggregates_.find(key);
   if (it != aggregates_.end() && mono - it->second.last < kAggregationWindow) {
@@ -134,6 +142,7 @@ void EventRecorder::send(const Pending& p) {
       ok = true;
     }
   }
+  aggregate_count_.store(aggregates_.size());
   std::lock_guard lock(mu_);
   ++(ok ? sent_ : failed_);
 }

@@ -51,6 +51,21 @@ TEST(EventRecorder, AggregatesByObjectTypeAndReason) {
   EXPECT_TRUE(saw_aggregate);
 }
 
+TEST(EventRecorder, AggregatesOlderThanTheWindowAreDropped) {
+  // Before: every (object, type, reason) ever seen stayed in the map for the process's life.
+  auto client = std::make_shared<FakeClient>();
+  auto clock = std::make_shared<FakeClock>();
+  EventRecorder recorder(client, "op", clock);
+  for (const char* name : {"a", "b", "c"}) recorder.record(thing(name), "Normal", "Scaled", "x");
+  recorder.flush();
+  EXPECT_EQ(recorder.aggregates(), 3u);
+  clock->advance(std::chrono::minutes(11));  // past the 10-minute window
+  recorder.record(thing("d"), "Normal", "Scaled", "x");
+  recorder.flush();
+  EXPECT_EQ(recorder.aggregates(), 1u);
+  EXPECT_EQ(recorder.sent(), 4);
+}
+
 TEST(EventRecorder, FailuresAreCountedNotThrownAndExpiredEventsAreRecreated) {
   auto client = std::make_shared<FakeClient>();
   EventRecorder recorder(client, "op");

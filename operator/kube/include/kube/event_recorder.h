@@ -5,6 +5,7 @@
 // never blocks on the API server and never fails the caller.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -33,6 +34,8 @@ class EventRecorder {
   void flush();
   long sent() const;    // API writes that succeeded (creates + patches)
   long failed() const;  // API writes that failed
+  // Events that later repeats may still join (within the aggregation window); for tests.
+  std::size_t aggregates() const;
 
  private:
   struct Pending {
@@ -56,6 +59,7 @@ class EventRecorder {
   bool busy_ = false;
   bool stopping_ = false;
   std::map<std::string, Aggregate> aggregates_;  // only touched by the sender thread
+  std::atomic<std::size_t> aggregate_count_{0};  // its size, for aggregates()
   long sent_ = 0, failed_ = 0;
   std::thread thread_;
 };
