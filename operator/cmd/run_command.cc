@@ -422,8 +422,10 @@ int run(std::span<char* const> args) {
         !flags.lease_namespace.empty() ? flags.lease_namespace : (pod_ns ? pod_ns : "default");
     le.lease_name = flags.lease_name;
     le.metrics = metrics;
-    le.on_started_leading = [&] {
-      log.info("became leader", {{"lease", le.lease_namespace + "/" + le.lease_name}});
+    // By value: `le` ends with this block, while the elector calls back for the process's life
+    // (a reference to it logged garbage as the lease's name).
+    le.on_started_leading = [&, lease = le.lease_namespace + "/" + le.lease_name] {
+      log.info("became leader", {{"lease", lease}});
       std::lock_guard lock(lifecycle_mu);
       if (!shutting_down) starter = std::thread(start_controllers);
     };
