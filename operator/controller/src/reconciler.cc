@@ -280,26 +280,15 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
     const auto before = current.find(name);
 
     // Nothing of a region is applied while one of its names belongs to someone else.
-    std::optional<std::string> conflict;
-    for (const auto& [resource, kind, known] :
-         {std::tuple{deployments(), "Deployment",
-                     before != current.end() ? before->second : kube::ObjectPtr()},
-          std::tuple{services(), "Service",
-                     options_.service_cache ? options_.service_cache->get(ns + "/" + name)
-                                            : kube::ObjectPtr()},
-          std::tuple{
-              pod_disruption_budgets(options_.pdb_api_version), "PodDisruptionBudget",
-              options_.pdb_cache ? options_.pdb_cache->get(ns + "/" + name) : kube::ObjectPtr()}}) {
-      auto found = name_conflict(resource, kind, ns, name, dss.metadata.uid, known);
-      if (!found) return ReconcileResult::failed(found.error());
-      if ((conflict = *found)) break;
-    }
-    if (conflict) {
-      conflicts.push_back(*conflict);
-      event(object, "Warning", "NameConflict", *conflict);
+    const auto conflict = region_name_conflict(
+        dss, name, before != current.end() ? before->second : kube::ObjectPtr());
+    if (!conflict) return ReconcileResult::failed(conflict.error());
+    if (*conflict) {
+      conflicts.push_back(**conflict);
+      event(object, "Warning", "NameConflict", **conflict);
       region_status["healthy"] = false;
       region_status["weight"] = 0;
-      region_status["conflict"] = *conflict;
+      region_status["conflict"] = **conflict;
       regions.push_back(region_status);
       continue;
     }
@@ -493,6 +482,25 @@ std::expected<std::optional<std::string>, std::string> DeepSeekServiceReconciler
   return kind + " " + ns + "/" + name +
          " exists and is not this DeepSeekService's (no owner reference to it): left unchanged; "
          "rename the region or remove that object";
+}
+
+std::expected<std::optional<std::string>, std::string>
+DeepSeekServiceReconciler::region_name_conflict(const api::DeepSeekService& dss,
+                                                const std::string& name,
+                                                const kube::ObjectPtr& cached_deployment) const {
+  const std::string& ns = dss.metadata.ns;
+  const auto cached = [&](const kube::Indexer* cache) {
+    return cache ? cache->get(ns + "/" + name) : kube::ObjectPtr();
+  };
+  for (const auto& [resource, kind, known] :
+       {std::tuple{deployments(), "Deployment", cached_deployment},
+        std::tuple{services(), "Service", cached(options_.service_cache)},
+        std::tuple{pod_disruption_budgets(options_.pdb_api_version), "PodDisruptionBudget",
+                   cached(options_.pdb_cache)}}) {
+    auto found = name_conflict(resource, kind, ns, name, dss.metadata.uid, known);
+    if (!found || *found) return found;
+  }
+  return std::nullopt;
 }
 
 ReconcileResult DeepSeekServiceReconciler::write_status(const Json& object, Json status,

@@ -110,6 +110,12 @@ class DeepSeekServiceReconciler {
   std::expected<std::optional<std::string>, std::string> name_conflict(
       const kube::Resource& resource, const std::string& kind, const std::string& ns,
       const std::string& name, const std::string& uid, const kube::ObjectPtr& known) const;
+  // name_conflict for each object of a region (Deployment, Service, PDB named `name`): the first
+  // conflict, nullopt when all three are free, an error when one could not be read.
+  // `cached_deployment`: the cache's Deployment of that name, when it holds one.
+  std::expected<std::optional<std::string>, std::string> region_name_conflict(
+      const api::DeepSeekService& dss, const std::string& name,
+      const kube::ObjectPtr& cached_deployment) const;
 
   // The cached service, with the status this reconciler last wrote in place of the cached one
   // while the informer has not delivered that write yet (the cache still holds the very
