@@ -1,10 +1,11 @@
 // --model-url: see model_download.h.
 #include "server/model_download.h"
 
-#include <cpprest/filestream.h>
 #include <cpprest/http_client.h>
 
 #include <boost/asio/ssl.hpp>
+#include <fstream>
+#include <vector>
 
 namespace dso::inference {
 
@@ -30,9 +31,22 @@ std::expected<std::uintmax_t, std::string> download_model(const std::string& url
       return std::unexpected("--model-url " + url + ": HTTP " +
                              std::to_string(response.status_code()));
     }
-    auto file = concurrency::streams::fstream::open_ostream(part).get();
-    response.body().read_to_end(file.streambuf()).get();
-    file.close().get();
+    // Read here, one blocking getn at a time. The server runs PPL continuations inline
+    // (http_server.cc), and under that scheduler read_to_end's loop re-enters the body buffer's
+    // lock from its own continuation: 3 downloads in 12 hung for good after the first 16 KiB.
+    std::ofstream file(part, std::ios::binary | std::ios::trunc);
+    if (!file) return std::unexpected("--model-url: cannot write " + part);
+    auto body = response.body().streambuf();
+    std::vector<std::uint8_t> chunk(1 << 20);
+    while (const std::size_t n = body.getn(chunk.data(), chunk.size()).get()) {
+      if (!file.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(n)))
+        break;
+    }
+    file.close();
+    if (!file) {
+      std::filesystem::remove(part, error);
+      return std::unexpected("--model-url: writing " + part + " failed");
+    }
   } catch (const std::exception& e) {
     std::filesystem::remove(part, error);
     return std::unexpected("--model-url " + url + ": " + e.what());
