@@ -11,19 +11,12 @@
 namespace dso::controller {
 namespace {
 
+using kube::condition;
 using kube::Json;
 using kube::ReconcileResult;
 
 std::string system_now_rfc3339() {
   return timing::format_rfc3339_seconds(std::chrono::system_clock::now());
-}
-
-Json condition(const std::string& type, bool status, const std::string& reason,
-               const std::string& message) {
-  return Json{{"type", type},
-              {"status", status ? "True" : "False"},
-              {"reason", reason},
-              {"message", message}};
 }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
@@ -132,115 +125,93 @@ kube::ObjectPtr DeepSeekServiceReconciler::with_own_status(const std::string& ke
   return view;
 }
 
-ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
-  const kube::ObjectPtr cached = with_own_status(key, services_.get(key));
-  if (!cached) {
-    // Deleted: the garbage collector removes what it owned.
-    if (options_.failover_state) {
-      const auto [ns, name] = kube::split_key(key);
-      options_.failover_state(ns, name, std::nullopt);
-    }
-    return ReconcileResult::done();
+std::vector<std::string> DeepSeekServiceReconciler::spec_problems(
+    const std::expected<api::DeepSeekService, std::string>& parsed) const {
+  if (!parsed) return {parsed.error()};
+  std::vector<std::string> problems = api::validate(parsed->spec);
+  for (auto& p : runtime::validate_runtime(parsed->spec)) problems.push_back(std::move(p));
+  if (parsed->spec.model.source.host_path && !options_.allow_host_path) {
+    problems.push_back(
+        "spec.model.source.hostPath: host directories are refused by this operator (started "
+        "without --allow-host-path); use pvc or uri");
   }
-  const Json& object = *cached;
-  const std::int64_t generation = object["metadata"].value("generation", std::int64_t{0});
+  return problems;
+}
 
-  Json status = Json::object();
-  status["observedGeneration"] = generation;
-  Json conditions = Json::array();
+ReconcileResult DeepSeekServiceReconciler::report_invalid_spec(
+    const Json& object, const std::vector<std::string>& problems) {
+  const std::string message = join(problems, "; ");
+  event(object, "Warning", "InvalidSpec", message);
+  Json status{{"observedGeneration", object["metadata"].value("generation", std::int64_t{0})}};
+  status["conditions"] = Json::array(
+      {condition("Ready", false, "InvalidSpec", "the spec is invalid, nothing was changed"),
+       condition("Progressing", false, "InvalidSpec", "waiting for a valid spec"),
+       condition("Degraded", true, "InvalidSpec", message)});
+  // Not retried: a spec edit triggers the next reconcile.
+  auto written = write_status(object, status);
+  return written.kind == ReconcileResult::Kind::kDone ? ReconcileResult::done() : written;
+}
 
-  const auto parsed = api::parse_deepseek_service(object);
-  std::vector<std::string> problems;
-  if (!parsed)
-    problems.push_back(parsed.error());
-  else
-    problems = api::validate(parsed->spec);
-  if (parsed) {
-    for (auto& p : runtime::validate_runtime(parsed->spec)) problems.push_back(std::move(p));
-    if (parsed->spec.model.source.host_path && !options_.allow_host_path) {
-      problems.push_back(
-          "spec.model.source.hostPath: host directories are refused by this operator (started "
-          "without --allow-host-path); use pvc or uri");
-    }
-  }
-  if (!problems.empty()) {
-    const std::string message = join(problems, "; ");
-    event(object, "Warning", "InvalidSpec", message);
-    conditions.push_back(
-        condition("Ready", false, "InvalidSpec", "the spec is invalid, nothing was changed"));
-    conditions.push_back(
-        condition("Progressing", false, "InvalidSpec", "waiting for a valid spec"));
-    conditions.push_back(condition("Degraded", true, "InvalidSpec", message));
-    status["conditions"] = conditions;
-    // Not retried: a spec edit triggers the next reconcile.
-    auto written = write_status(object, status);
-    return written.kind == ReconcileResult::Kind::kDone ? ReconcileResult::done() : written;
-  }
-  const api::DeepSeekService& dss = *parsed;
-  if (dss.metadata.being_deleted) return ReconcileResult::done();
+DeepSeekServiceReconciler::Total DeepSeekServiceReconciler::decide_total(
+    const api::DeepSeekService& dss, const Json& object, const Deployments& current) const {
   const api::DeepSeekServiceSpec& spec = dss.spec;
-  const std::string ns = dss.metadata.ns;
-
-  // Current Deployments by name, from the cache.
-  std::map<std::string, kube::ObjectPtr> current;
-  for (const auto& d : deployments_.by_index(kServiceIndex, ns + "/" + dss.metadata.name)) {
-    current[kube::meta_string(*d, "name")] = d;
-  }
-
-  // Total replicas: who decides is the documented rule in reconciler.h.
   const api::Autoscaling& as = spec.autoscaling;
-  int total = 0;
-  std::string scaling_reason, scaling_message, limited_reason, limited_message;
+  Total t;
   if (!as.enabled) {
-    total = spec.replicas.value_or(1);
-    scaling_reason = "AutoscalingDisabled";
-    scaling_message = "spec.replicas (" + std::to_string(total) + ") sets the replicas";
-  } else {
-    const std::optional<int> decided =
-        options_.desired_replicas ? options_.desired_replicas(dss) : std::nullopt;
-    // Holding means: what the operator last set (status.replicas), never a Deployment's own count
-    // (an edit there is drift in a field the operator owns, and is reverted). Without a
-    // status.replicas (a status lost or restored without it) the primary's live Deployment says
-    // what runs now: holding the minimum instead would scale a busy service down.
-    const Json& last = object.contains("status") ? object["status"] : Json::object();
-    int held = as.min_replicas;
-    if (last.contains("replicas") && last["replicas"].is_number_integer()) {
-      held = last["replicas"].get<int>();
-    } else if (const api::Region* primary = api::primary_region(spec)) {
-      if (const auto it = current.find(region_object_name(dss, *primary)); it != current.end())
-        held = int_at(*it->second, "spec", "replicas");
-    }
-    const int wanted = decided ? *decided : held;
-    total = std::clamp(wanted, as.min_replicas, as.max_replicas);
-    if (total != wanted) {
-      limited_reason = total > wanted ? "TooFewReplicas" : "TooManyReplicas";
-      limited_message = "wanted " + std::to_string(wanted) + ", limited to [" +
+    t.replicas = spec.replicas.value_or(1);
+    t.scaling_reason = "AutoscalingDisabled";
+    t.scaling_message = "spec.replicas (" + std::to_string(t.replicas) + ") sets the replicas";
+    return t;
+  }
+  const std::optional<int> decided =
+      options_.desired_replicas ? options_.desired_replicas(dss) : std::nullopt;
+  // Holding means: what the operator last set (status.replicas), never a Deployment's own count
+  // (an edit there is drift in a field the operator owns, and is reverted). Without a
+  // status.replicas (a status lost or restored without it) the primary's live Deployment says
+  // what runs now: holding the minimum instead would scale a busy service down.
+  const Json& last = object.contains("status") ? object["status"] : Json::object();
+  int held = as.min_replicas;
+  if (last.contains("replicas") && last["replicas"].is_number_integer()) {
+    held = last["replicas"].get<int>();
+  } else if (const api::Region* primary = api::primary_region(spec)) {
+    if (const auto it = current.find(region_object_name(dss, *primary)); it != current.end())
+      held = int_at(*it->second, "spec", "replicas");
+  }
+  const int wanted = decided ? *decided : held;
+  t.replicas = std::clamp(wanted, as.min_replicas, as.max_replicas);
+  if (t.replicas != wanted) {
+    t.limited_reason = t.replicas > wanted ? "TooFewReplicas" : "TooManyReplicas";
+    t.limited_message = "wanted " + std::to_string(wanted) + ", limited to [" +
                         std::to_string(as.min_replicas) + ", " + std::to_string(as.max_replicas) +
                         "]";
-    }
-    if (as.max_gpus && spec.resources.gpus_per_pod > 0) {
-      const int budget = *as.max_gpus / spec.resources.gpus_per_pod;
-      if (total > budget) {
-        limited_reason = "GPUBudget";
-        limited_message = "wanted " + std::to_string(total) + " replicas, the GPU budget (" +
+  }
+  if (as.max_gpus && spec.resources.gpus_per_pod > 0) {
+    const int budget = *as.max_gpus / spec.resources.gpus_per_pod;
+    if (t.replicas > budget) {
+      t.limited_reason = "GPUBudget";
+      t.limited_message = "wanted " + std::to_string(t.replicas) + " replicas, the GPU budget (" +
                           std::to_string(*as.max_gpus) + " GPUs) allows " + std::to_string(budget);
-        total = budget;
-      }
-    }
-    scaling_reason = decided ? "AutoscalerDecided" : "HoldingReplicas";
-    scaling_message =
-        decided ? "the autoscaler set " + std::to_string(total) + " replicas"
-                : "no autoscaler decision yet: holding " + std::to_string(total) + " replicas";
-    if (spec.replicas && *spec.replicas != total) {
-      scaling_message += "; spec.replicas (" + std::to_string(*spec.replicas) +
-                         ") is ignored while autoscaling is enabled";
+      t.replicas = budget;
     }
   }
+  t.scaling_reason = decided ? "AutoscalerDecided" : "HoldingReplicas";
+  t.scaling_message =
+      decided ? "the autoscaler set " + std::to_string(t.replicas) + " replicas"
+              : "no autoscaler decision yet: holding " + std::to_string(t.replicas) + " replicas";
+  if (spec.replicas && *spec.replicas != t.replicas) {
+    t.scaling_message += "; spec.replicas (" + std::to_string(*spec.replicas) +
+                         ") is ignored while autoscaling is enabled";
+  }
+  return t;
+}
 
-  // Failover: which local region is the active primary, from the cached Deployments' counts and
-  // the state status carries (controller/failover.h).
+FailoverPlan DeepSeekServiceReconciler::plan_regions(const api::DeepSeekService& dss,
+                                                     const Json& object, const Deployments& current,
+                                                     int total) const {
+  // Which local region is the active primary, from the cached Deployments' counts and the state
+  // status carries (controller/failover.h).
   std::map<std::string, RegionObservation> observations;
-  for (const api::Region& region : spec.regions) {
+  for (const api::Region& region : dss.spec.regions) {
     if (region.cluster) continue;
     const auto it = current.find(region_object_name(dss, region));
     if (it == current.end()) continue;
@@ -253,212 +224,282 @@ ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
       injected_clock_
           ? parse_rfc3339(options_.now_rfc3339()).value_or(std::chrono::system_clock::now())
           : std::chrono::system_clock::now();
-  const FailoverPlan failover =
-      plan_failover(spec, previous_failover_state(object), observations, total, now);
-  const auto per_region = plan_region_replicas_with_active(spec, total, failover.active_primary,
-                                                           failover.failback_since.has_value());
-  BuildOptions build;
-  build.pdb_api_version = options_.pdb_api_version;
-  int desired_sum = 0, ready_sum = 0;
-  bool progressing = false;
-  std::vector<std::string> remote;
-  std::vector<std::string> conflicts;  // names held by objects this service does not own
-  Json regions = Json::array();
-  for (const api::Region& region : spec.regions) {
-    Json region_status{{"name", region.name},
-                       {"role", region.role == api::RegionRole::kPrimary ? "primary" : "standby"}};
-    if (region.cluster) {
-      remote.push_back(region.name);
-      region_status["healthy"] = false;
-      region_status["weight"] = 0;
-      regions.push_back(region_status);
-      continue;
-    }
-    build.replicas = per_region.at(region.name);
-    const RegionObjects objects = build_region_objects(dss, region, build);
-    const std::string name = region_object_name(dss, region);
-    const auto before = current.find(name);
+  return plan_failover(dss.spec, previous_failover_state(object), observations, total, now);
+}
 
-    // Nothing of a region is applied while one of its names belongs to someone else.
-    const auto conflict = region_name_conflict(
-        dss, name, before != current.end() ? before->second : kube::ObjectPtr());
-    if (!conflict) return ReconcileResult::failed(conflict.error());
-    if (*conflict) {
-      conflicts.push_back(**conflict);
-      event(object, "Warning", "NameConflict", **conflict);
-      region_status["healthy"] = false;
-      region_status["weight"] = 0;
-      region_status["conflict"] = **conflict;
-      regions.push_back(region_status);
-      continue;
-    }
-
-    // Apply only what the cache does not already hold (the informer re-enqueues this service on
-    // any change to these objects, so a skip never outlives a drift).
-    const Json desired_deployment = with_applied_hash(objects.deployment);
-    kube::ObjectPtr deployment;  // the Deployment as last known: the cache's, or the apply's answer
-    if (before != current.end() && cluster_holds(desired_deployment, *before->second)) {
-      deployment = before->second;
-      if (options_.on_apply) options_.on_apply("Deployment", false);
-    } else {
-      auto applied = client_->apply(deployments(), ns, desired_deployment, kFieldManager, true);
-      if (!applied) {
-        event(object, "Warning", "ApplyFailed",
-              "Deployment " + name + ": " + applied.error().to_string());
-        return ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " +
-                                       applied.error().to_string());
-      }
-      deployment = std::make_shared<const Json>(std::move(*applied));
-      if (options_.on_apply) options_.on_apply("Deployment", true);
-      if (before == current.end()) {
-        event(
-            object, "Normal", "Created",
-            "Created Deployment " + name + " with " + std::to_string(build.replicas) + " replicas");
-      } else {
-        const int old_replicas = int_at(*before->second, "spec", "replicas");
-        if (old_replicas != build.replicas) {
-          event(object, "Normal", "Scaled",
-                "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " +
-                    std::to_string(build.replicas));
-        } else if (kube::resource_version(*deployment) != kube::resource_version(*before->second)) {
-          event(object, "Normal", "Updated", "Updated Deployment " + name + " to the desired spec");
-        }
-      }
-    }
-    for (const auto& [resource, manifest, kind, cache] :
-         {std::tuple{services(), &objects.service, "Service", options_.service_cache},
-          std::tuple{pod_disruption_budgets(options_.pdb_api_version), &objects.pdb,
-                     "PodDisruptionBudget", options_.pdb_cache}}) {
-      const Json desired = with_applied_hash(*manifest);
-      if (cache) {
-        const kube::ObjectPtr cached_object = cache->get(ns + "/" + name);
-        if (cached_object && cluster_holds(desired, *cached_object)) {
-          if (options_.on_apply) options_.on_apply(kind, false);
-          continue;
-        }
-      }
-      const auto applied = client_->apply(resource, ns, desired, kFieldManager, true);
-      if (!applied) {
-        event(object, "Warning", "ApplyFailed",
-              std::string(kind) + " " + name + ": " + applied.error().to_string());
-        return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " +
-                                       applied.error().to_string());
-      }
-      if (options_.on_apply) options_.on_apply(kind, true);
-    }
-
-    // Readiness from the freshest state we have: the cache when it has caught up, else the answer.
-    const Json& observed = before != current.end() && kube::resource_version(*before->second) ==
-                                                          kube::resource_version(*deployment)
-                               ? *before->second
-                               : *deployment;
-    const int ready = int_at(observed, "status", "readyReplicas");
-    const int updated = int_at(observed, "status", "updatedReplicas");
-    // value(): a Deployment without status (a fake client's answer) must not read a missing key.
-    const bool rolled =
-        observed.value("status", Json::object()).value("observedGeneration", std::int64_t{0}) >=
-        observed.value("metadata", Json::object()).value("generation", std::int64_t{0});
-    progressing |= !rolled || updated < build.replicas || ready < build.replicas;
-    desired_sum += build.replicas;
-    ready_sum += std::min(ready, build.replicas);
-    region_status["replicas"] = build.replicas;
-    region_status["desiredReplicas"] = build.replicas;
-    region_status["readyReplicas"] = ready;
-    region_status["healthy"] = ready >= build.replicas;
-    region_status["weight"] = failover.weights.at(region.name);
-    const RegionTimers& timers = failover.regions.at(region.name);
-    if (timers.unavailable_since)
-      region_status["unavailableSince"] = format_rfc3339(*timers.unavailable_since);
-    if (timers.available_since)
-      region_status["availableSince"] = format_rfc3339(*timers.available_since);
-    regions.push_back(region_status);
+std::expected<kube::ObjectPtr, ReconcileResult> DeepSeekServiceReconciler::apply_deployment(
+    const Json& object, const Json& manifest, int replicas, const kube::ObjectPtr& before) {
+  const std::string ns = kube::meta_string(manifest, "namespace");
+  const std::string name = kube::meta_string(manifest, "name");
+  // Apply only what the cache does not already hold (the informer re-enqueues this service on any
+  // change to these objects, so a skip never outlives a drift).
+  const Json desired = with_applied_hash(manifest);
+  if (before && cluster_holds(desired, *before)) {
+    if (options_.on_apply) options_.on_apply("Deployment", false);
+    return before;
   }
-
-  // Traffic publication: the weights, for whatever routes traffic between the regions.
-  std::optional<std::string> config_map_conflict;
-  if (!spec.failover.traffic_config_map.empty()) {
-    auto found = name_conflict(kube::Resource::config_maps(), "ConfigMap", ns,
-                               spec.failover.traffic_config_map, dss.metadata.uid, nullptr);
-    if (!found) return ReconcileResult::failed(found.error());
-    config_map_conflict = *found;
+  auto applied = client_->apply(deployments(), ns, desired, kFieldManager, true);
+  if (!applied) {
+    event(object, "Warning", "ApplyFailed",
+          "Deployment " + name + ": " + applied.error().to_string());
+    return std::unexpected(ReconcileResult::failed("apply Deployment " + ns + "/" + name + ": " +
+                                                   applied.error().to_string()));
   }
-  if (config_map_conflict) {
-    conflicts.push_back(*config_map_conflict);
-    event(object, "Warning", "NameConflict", *config_map_conflict);
-  } else if (!spec.failover.traffic_config_map.empty()) {
-    const Json config_map =
-        build_traffic_config_map(dss, failover.active_primary, failover.weights);
-    const auto applied =
-        client_->apply(kube::Resource::config_maps(), ns, config_map, kFieldManager, true);
+  auto deployment = std::make_shared<const Json>(std::move(*applied));
+  if (options_.on_apply) options_.on_apply("Deployment", true);
+  if (!before) {
+    event(object, "Normal", "Created",
+          "Created Deployment " + name + " with " + std::to_string(replicas) + " replicas");
+  } else if (const int old_replicas = int_at(*before, "spec", "replicas");
+             old_replicas != replicas) {
+    event(object, "Normal", "Scaled",
+          "Scaled Deployment " + name + " from " + std::to_string(old_replicas) + " to " +
+              std::to_string(replicas));
+  } else if (kube::resource_version(*deployment) != kube::resource_version(*before)) {
+    event(object, "Normal", "Updated", "Updated Deployment " + name + " to the desired spec");
+  }
+  return deployment;
+}
+
+std::optional<ReconcileResult> DeepSeekServiceReconciler::apply_service_and_pdb(
+    const Json& object, const RegionObjects& objects) {
+  for (const auto& [resource, manifest, kind, cache] :
+       {std::tuple{services(), &objects.service, "Service", options_.service_cache},
+        std::tuple{pod_disruption_budgets(options_.pdb_api_version), &objects.pdb,
+                   "PodDisruptionBudget", options_.pdb_cache}}) {
+    const std::string ns = kube::meta_string(*manifest, "namespace");
+    const std::string name = kube::meta_string(*manifest, "name");
+    const Json desired = with_applied_hash(*manifest);
+    if (cache) {
+      const kube::ObjectPtr cached_object = cache->get(ns + "/" + name);
+      if (cached_object && cluster_holds(desired, *cached_object)) {
+        if (options_.on_apply) options_.on_apply(kind, false);
+        continue;
+      }
+    }
+    const auto applied = client_->apply(resource, ns, desired, kFieldManager, true);
     if (!applied) {
       event(object, "Warning", "ApplyFailed",
-            "ConfigMap " + spec.failover.traffic_config_map + ": " + applied.error().to_string());
-      return ReconcileResult::failed("apply ConfigMap " + ns + "/" +
-                                     spec.failover.traffic_config_map + ": " +
+            std::string(kind) + " " + name + ": " + applied.error().to_string());
+      return ReconcileResult::failed(std::string("apply ") + kind + " " + ns + "/" + name + ": " +
                                      applied.error().to_string());
     }
-    if (options_.on_apply) options_.on_apply("ConfigMap", true);  // no cache: applied every time
+    if (options_.on_apply) options_.on_apply(kind, true);
   }
+  return std::nullopt;
+}
 
+std::expected<DeepSeekServiceReconciler::RegionOutcome, ReconcileResult>
+DeepSeekServiceReconciler::reconcile_region(const api::DeepSeekService& dss, const Json& object,
+                                            const api::Region& region, int replicas,
+                                            const Deployments& current,
+                                            const FailoverPlan& failover) {
+  RegionOutcome out;
+  out.status = Json{{"name", region.name},
+                    {"role", region.role == api::RegionRole::kPrimary ? "primary" : "standby"}};
+  if (region.cluster) {
+    out.remote = true;
+    out.status["healthy"] = false;
+    out.status["weight"] = 0;
+    return out;
+  }
+  BuildOptions build;
+  build.pdb_api_version = options_.pdb_api_version;
+  build.replicas = replicas;
+  const RegionObjects objects = build_region_objects(dss, region, build);
+  const std::string name = region_object_name(dss, region);
+  const auto found = current.find(name);
+  const kube::ObjectPtr before = found != current.end() ? found->second : kube::ObjectPtr();
+
+  // Nothing of a region is applied while one of its names belongs to someone else.
+  const auto conflict = region_name_conflict(dss, name, before);
+  if (!conflict) return std::unexpected(ReconcileResult::failed(conflict.error()));
+  if (*conflict) {
+    event(object, "Warning", "NameConflict", **conflict);
+    out.conflict = **conflict;
+    out.status["healthy"] = false;
+    out.status["weight"] = 0;
+    out.status["conflict"] = **conflict;
+    return out;
+  }
+  const auto deployment = apply_deployment(object, objects.deployment, replicas, before);
+  if (!deployment) return std::unexpected(deployment.error());
+  if (auto failed = apply_service_and_pdb(object, objects)) return std::unexpected(*failed);
+
+  // Readiness from the freshest state we have: the cache when it has caught up, else the answer.
+  const Json& observed =
+      before && kube::resource_version(*before) == kube::resource_version(**deployment)
+          ? *before
+          : **deployment;
+  const int ready = int_at(observed, "status", "readyReplicas");
+  const int updated = int_at(observed, "status", "updatedReplicas");
+  // value(): a Deployment without status (a fake client's answer) must not read a missing key.
+  const bool rolled =
+      observed.value("status", Json::object()).value("observedGeneration", std::int64_t{0}) >=
+      observed.value("metadata", Json::object()).value("generation", std::int64_t{0});
+  out.progressing = !rolled || updated < replicas || ready < replicas;
+  out.desired = replicas;
+  out.ready = std::min(ready, replicas);
+  out.status["replicas"] = replicas;
+  out.status["desiredReplicas"] = replicas;
+  out.status["readyReplicas"] = ready;
+  out.status["healthy"] = ready >= replicas;
+  out.status["weight"] = failover.weights.at(region.name);
+  const RegionTimers& timers = failover.regions.at(region.name);
+  if (timers.unavailable_since)
+    out.status["unavailableSince"] = format_rfc3339(*timers.unavailable_since);
+  if (timers.available_since)
+    out.status["availableSince"] = format_rfc3339(*timers.available_since);
+  return out;
+}
+
+std::expected<std::optional<std::string>, ReconcileResult>
+DeepSeekServiceReconciler::publish_traffic(const api::DeepSeekService& dss, const Json& object,
+                                           const FailoverPlan& failover) {
+  const std::string& name = dss.spec.failover.traffic_config_map;
+  const std::string& ns = dss.metadata.ns;
+  if (name.empty()) return std::nullopt;
+  auto conflict = name_conflict(kube::Resource::config_maps(), "ConfigMap", ns, name,
+                                dss.metadata.uid, nullptr);
+  if (!conflict) return std::unexpected(ReconcileResult::failed(conflict.error()));
+  if (*conflict) {
+    event(object, "Warning", "NameConflict", **conflict);
+    return *conflict;
+  }
+  const Json config_map = build_traffic_config_map(dss, failover.active_primary, failover.weights);
+  const auto applied =
+      client_->apply(kube::Resource::config_maps(), ns, config_map, kFieldManager, true);
+  if (!applied) {
+    event(object, "Warning", "ApplyFailed",
+          "ConfigMap " + name + ": " + applied.error().to_string());
+    return std::unexpected(ReconcileResult::failed("apply ConfigMap " + ns + "/" + name + ": " +
+                                                   applied.error().to_string()));
+  }
+  if (options_.on_apply) options_.on_apply("ConfigMap", true);  // no cache: applied every time
+  return std::nullopt;
+}
+
+Json DeepSeekServiceReconciler::build_status(const api::DeepSeekService& dss, const Json& object,
+                                             const Total& total, const FailoverPlan& failover,
+                                             const Regions& regions) const {
+  const api::Autoscaling& as = dss.spec.autoscaling;
+  Json status = Json::object();
+  status["observedGeneration"] = object["metadata"].value("generation", std::int64_t{0});
   // The service-level replicas (the scale subresource's view); regions[] has the per-region split.
-  status["replicas"] = total;
-  status["readyReplicas"] = ready_sum;
-  status["ready"] = std::to_string(ready_sum) + "/" + std::to_string(desired_sum);
+  status["replicas"] = total.replicas;
+  status["readyReplicas"] = regions.ready;
+  status["ready"] = std::to_string(regions.ready) + "/" + std::to_string(regions.desired);
   status["selector"] = service_selector(dss);
   status["primaryRegion"] = failover.active_primary;  // the active one (failover.h)
   if (failover.failback_since) status["failbackSince"] = format_rfc3339(*failover.failback_since);
-  status["regions"] = regions;
-  const bool all_ready = ready_sum >= desired_sum;
+  status["regions"] = regions.statuses;
+  const bool all_ready = regions.ready >= regions.desired;
+  Json conditions = Json::array();
   conditions.push_back(condition("Ready", all_ready,
                                  all_ready ? "AllReplicasReady" : "ReplicasNotReady",
                                  status["ready"].get<std::string>() + " replicas ready"));
-  conditions.push_back(condition(
-      "Progressing", progressing, progressing ? "RollingOut" : "Stable",
-      progressing ? "Deployments are rolling out or scaling" : "all Deployments are up to date"));
-  if (!conflicts.empty()) {
-    conditions.push_back(condition("Degraded", true, "NameConflict", join(conflicts, "; ")));
-  } else if (remote.empty()) {
+  conditions.push_back(condition("Progressing", regions.progressing,
+                                 regions.progressing ? "RollingOut" : "Stable",
+                                 regions.progressing ? "Deployments are rolling out or scaling"
+                                                     : "all Deployments are up to date"));
+  if (!regions.conflicts.empty()) {
+    conditions.push_back(
+        condition("Degraded", true, "NameConflict", join(regions.conflicts, "; ")));
+  } else if (regions.remote.empty()) {
     conditions.push_back(
         condition("Degraded", false, "AsExpected", "the spec is valid and applied"));
   } else {
-    conditions.push_back(condition(
-        "Degraded", true, "RemoteClusterUnsupported",
-        "regions in other clusters are not reconciled by this version: " + join(remote, ", ")));
+    conditions.push_back(
+        condition("Degraded", true, "RemoteClusterUnsupported",
+                  "regions in other clusters are not reconciled by this version: " +
+                      join(regions.remote, ", ")));
   }
-  conditions.push_back(condition("ScalingActive", as.enabled, scaling_reason, scaling_message));
-  conditions.push_back(condition(
-      "ScalingLimited", !limited_reason.empty(),
-      limited_reason.empty() ? "WithinLimits" : limited_reason,
-      limited_reason.empty() ? "the replicas are within the configured limits" : limited_message));
+  conditions.push_back(
+      condition("ScalingActive", as.enabled, total.scaling_reason, total.scaling_message));
+  conditions.push_back(
+      condition("ScalingLimited", !total.limited_reason.empty(),
+                total.limited_reason.empty() ? "WithinLimits" : total.limited_reason,
+                total.limited_reason.empty() ? "the replicas are within the configured limits"
+                                             : total.limited_message));
   if (as.enabled && options_.autoscaling_status) {
     if (const auto part = options_.autoscaling_status(dss)) {
       for (const auto& [k, v] : part->items()) {
         if (k != "conditions") status[k] = v;
       }
+      // The autoscaler's conditions replace the reconciler's, but for a ScalingLimited the
+      // reconciler's own clamp set (it applied last).
       for (const Json& c : part->value("conditions", Json::array())) {
         const std::string type = c.value("type", "");
         auto same = std::find_if(conditions.begin(), conditions.end(),
                                  [&](const Json& o) { return o.value("type", "") == type; });
         if (same == conditions.end()) {
           conditions.push_back(c);
-        } else if (!(type == "ScalingLimited" && !limited_reason.empty())) {
+        } else if (!(type == "ScalingLimited" && !total.limited_reason.empty())) {
           *same = c;
         }
       }
     }
   }
   status["conditions"] = conditions;
-  const ReconcileResult written = write_status(object, status, as.enabled);
+  return status;
+}
+
+ReconcileResult DeepSeekServiceReconciler::reconcile(const std::string& key) {
+  const kube::ObjectPtr cached = with_own_status(key, services_.get(key));
+  if (!cached) {
+    // Deleted: the garbage collector removes what it owned.
+    if (options_.failover_state) {
+      const auto [ns, name] = kube::split_key(key);
+      options_.failover_state(ns, name, std::nullopt);
+    }
+    return ReconcileResult::done();
+  }
+  const Json& object = *cached;
+  const auto parsed = api::parse_deepseek_service(object);
+  if (auto problems = spec_problems(parsed); !problems.empty())
+    return report_invalid_spec(object, problems);
+  const api::DeepSeekService& dss = *parsed;
+  if (dss.metadata.being_deleted) return ReconcileResult::done();
+
+  Deployments current;  // the service's Deployments by name, from the cache
+  for (const auto& d :
+       deployments_.by_index(kServiceIndex, dss.metadata.ns + "/" + dss.metadata.name))
+    current[kube::meta_string(*d, "name")] = d;
+
+  const Total total = decide_total(dss, object, current);
+  const FailoverPlan failover = plan_regions(dss, object, current, total.replicas);
+  const auto per_region = plan_region_replicas_with_active(
+      dss.spec, total.replicas, failover.active_primary, failover.failback_since.has_value());
+  Regions regions;
+  for (const api::Region& region : dss.spec.regions) {
+    const auto planned = per_region.find(region.name);
+    auto outcome = reconcile_region(
+        dss, object, region, planned != per_region.end() ? planned->second : 0, current, failover);
+    if (!outcome) return outcome.error();
+    if (outcome->remote) regions.remote.push_back(region.name);
+    if (outcome->conflict) regions.conflicts.push_back(*outcome->conflict);
+    regions.desired += outcome->desired;
+    regions.ready += outcome->ready;
+    regions.progressing |= outcome->progressing;
+    regions.statuses.push_back(std::move(outcome->status));
+  }
+  const auto traffic_conflict = publish_traffic(dss, object, failover);
+  if (!traffic_conflict) return traffic_conflict.error();
+  if (*traffic_conflict) regions.conflicts.push_back(**traffic_conflict);
+
+  const Json status = build_status(dss, object, total, failover, regions);
+  const ReconcileResult written = write_status(object, status, dss.spec.autoscaling.enabled);
   if (written.kind != ReconcileResult::Kind::kDone) return written;
   // After the status that records it, so that a failed write does not announce a switch twice.
   if (failover.event)
     event(object, failover.event->type, failover.event->reason, failover.event->message);
-  if (options_.failover_state) options_.failover_state(ns, dss.metadata.name, failover.failed_over);
+  if (options_.failover_state)
+    options_.failover_state(dss.metadata.ns, dss.metadata.name, failover.failed_over);
   if (failover.requeue_after) {
     return ReconcileResult::requeue_after_delay(
         std::chrono::duration_cast<kube::Duration>(*failover.requeue_after));
   }
-  if (!conflicts.empty()) return ReconcileResult::requeue_after_delay(kConflictRecheck);
+  if (!regions.conflicts.empty()) return ReconcileResult::requeue_after_delay(kConflictRecheck);
   return written;
 }
 

@@ -97,6 +97,14 @@ std::string meta_string(const Json& object, const char* field) {
   return f->get<std::string>();
 }
 
+Json condition(const std::string& type, bool status, const std::string& reason,
+               const std::string& message) {
+  return Json{{"type", type},
+              {"status", status ? "True" : "False"},
+              {"reason", reason},
+              {"message", message}};
+}
+
 std::string make_key(const std::string& ns, const std::string& name) {
   return ns.empty() ? name : ns + "/" + name;
 }

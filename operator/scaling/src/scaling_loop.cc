@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "scaling/policy.h"
+#include "scaling/scaling_status.h"
 #include "timing/rfc3339.h"
 #include "traces/csv.h"
 #include "traces/duration.h"
@@ -25,26 +26,6 @@ Seconds system_now() {
       .count();
 }
 
-Json condition(const std::string& type, bool status, const std::string& reason,
-               const std::string& message) {
-  return Json{{"type", type},
-              {"status", status ? "True" : "False"},
-              {"reason", reason},
-              {"message", message}};
-}
-
-std::string mode_name(api::PredictiveMode mode) {
-  switch (mode) {
-    case api::PredictiveMode::kOff:
-      return "Off";
-    case api::PredictiveMode::kPreview:
-      return "Preview";
-    case api::PredictiveMode::kAuto:
-      return "Auto";
-  }
-  return "Off";
-}
-
 std::optional<int> int_field(const Json& object, const char* a, const char* b) {
   if (!object.contains(a) || !object[a].is_object() || !object[a].contains(b) ||
       !object[a][b].is_number_integer()) {
@@ -53,100 +34,54 @@ std::optional<int> int_field(const Json& object, const char* a, const char* b) {
   return object[a][b].get<int>();
 }
 
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-
-bool is_stabilization(const autoscaler::LimitApplied& l) {
-  return l.name.find("stabilization") != std::string::npos;
-}
-
-// ScalingLimited from the limits the engine applied (stabilization is not a limit: HPA reports
-// it under AbleToScale). The reason is the last limit applied: min/max and the GPU budget come
-// after the rate policies, so a decision held at max reads TooManyReplicas.
-Json limited_condition(const autoscaler::Explanation& ex) {
-  std::string reason, message;
-  for (const auto& l : ex.limits) {
-    if (is_stabilization(l)) continue;
-    std::string r;
-    if (l.name == "gpu budget")
-      r = "GPUBudget";
-    else if (l.name == "scale-up rate")
-      r = "ScaleUpLimit";
-    else if (l.name == "scale-down rate")
-      r = "ScaleDownLimit";
-    else if (l.name.ends_with("max"))
-      r = "TooManyReplicas";
-    else
-      r = "TooFewReplicas";
-    reason = r;  // the last one applied is the bound that held (min/max, budget after rates)
-    message += (message.empty() ? "" : ", ") + l.name + " " + std::to_string(l.before) + "->" +
-               std::to_string(l.after);
+// What of a status part makes a reconcile (and so a status write) worth it at once; the rest is
+// refreshed every status_refresh.
+Json significant(const Json& part) {
+  if (!part.is_object()) return Json();
+  Json s = part;
+  s.erase("autoscaler");
+  if (s.contains("forecast") && s["forecast"].is_object()) {
+    s["forecast"].erase("recentError");
+    s["forecast"].erase("demand");
+    s["forecast"].erase("demandQuantile");
+    s["forecast"].erase("time");
   }
-  if (reason.empty()) {
-    return condition("ScalingLimited", false, "WithinLimits",
-                     "the replicas are within the configured limits");
+  return s;
+}
+
+// The condition of `type` in a status part (decision_status always has ScalingLimited).
+Json find_condition(const Json& part, const std::string& type) {
+  for (const auto& c : part.value("conditions", Json::array())) {
+    if (c.value("type", "") == type) return c;
   }
-  return condition("ScalingLimited", true, reason, message);
+  return Json::object();
 }
 
-bool metrics_unavailable(autoscaler::MetricsState s) {
-  return s != autoscaler::MetricsState::kOk && s != autoscaler::MetricsState::kNone;
-}
-
-std::string join_first(const std::vector<std::string>& lines, std::size_t n) {
-  std::string out;
-  for (std::size_t i = 0; i < lines.size() && i < n; ++i) out += (i ? "; " : "") + lines[i];
-  if (lines.size() > n) out += "; and " + std::to_string(lines.size() - n) + " more";
-  return out;
-}
-
-Json metrics_condition(const autoscaler::Explanation& ex, const metrics::ServiceLoad& load) {
-  if (!metrics_unavailable(ex.metrics_state)) {
-    return condition("MetricsUnavailable", false, "MetricsAvailable",
-                     "every metric was read at the last decision");
+ScalingMetrics::ServiceSample metrics_sample(const StepResult& r, int current, int ready) {
+  const autoscaler::Explanation& ex = r.decision.explanation;
+  ScalingMetrics::ServiceSample s;
+  s.desired = r.decision.replicas;
+  s.current = current;
+  s.ready = ready;
+  if (r.forecast) {
+    s.point = r.forecast->point;
+    s.quantile = r.forecast->quantile;
+    s.quantile_level = r.forecast->quantile_level;
   }
-  std::string state(autoscaler::to_string(ex.metrics_state));
-  if (!state.empty())
-    state[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(state[0])));
-  std::vector<std::string> why = load.problems;
-  if (why.empty()) {
-    for (const auto& p : ex.metric_proposals) {
-      if (!p.problem.empty()) why.push_back(p.name + ": " + p.problem);
-    }
-  }
-  return condition("MetricsUnavailable", true, "Metrics" + state,
-                   why.empty() ? "metrics " + std::string(autoscaler::to_string(ex.metrics_state))
-                               : join_first(why, 3));
-}
-
-Json decision_json(const DecisionRecord& d) {
-  return Json{{"time", rfc3339(d.at)}, {"replicas", d.replicas}, {"previous", d.previous},
-              {"rule", d.rule},        {"acted", d.acted},       {"explanation", d.explanation}};
-}
-
-std::optional<DecisionRecord> decision_from_json(const Json& j) {
-  if (!j.is_object() || !j.contains("time") || !j["time"].is_string()) return std::nullopt;
-  const auto t = traces::parse_timestamp(j["time"].get<std::string>());
-  if (!t) return std::nullopt;
-  DecisionRecord d;
-  d.at = *t;
-  d.replicas = j.value("replicas", 0);
-  d.previous = j.value("previous", 0);
-  d.rule = j.value("rule", "");
-  d.acted = j.value("acted", false);
-  d.explanation = j.value("explanation", "");
-  return d;
+  s.forecast_error = ex.forecast_error;
+  s.cold_start_seconds = static_cast<double>(ex.cold_start_estimate);
+  s.rule = std::string(autoscaler::to_string(ex.rule));
+  for (const auto& m : r.load.metrics) s.query_failures += std::isfinite(m.value) ? 0 : 1;
+  if (!std::isfinite(r.load.demand)) ++s.query_failures;
+  s.history_ok = r.history_queries - r.failed_history_queries;
+  s.history_failed = r.failed_history_queries;
+  if (r.refitted) s.refit_seconds = r.refit_seconds;
+  s.metrics_unavailable = metrics_unavailable(ex.metrics_state);
+  s.forecast_gated = ex.forecast_gated;
+  return s;
 }
 
 }  // namespace
-
-std::string rfc3339(Seconds t) {
-  return timing::format_rfc3339_seconds(
-      std::chrono::system_clock::time_point(std::chrono::seconds(t)));
-}
 
 ScalingLoop::ScalingLoop(const kube::Indexer& services, metrics::MetricsSourcePtr source,
                          std::shared_ptr<ColdStartTracker> cold_starts, ScalingLoopOptions options)
@@ -281,11 +216,8 @@ void ScalingLoop::run_once(Seconds now) {
   }
 }
 
-void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService& service,
-                                 Seconds now) {
-  const std::string key = service.metadata.ns + "/" + service.metadata.name;
-  const api::Autoscaling& as = service.spec.autoscaling;
-  const api::PredictiveMode mode = as.predictive.mode;
+std::shared_ptr<ScalingLoop::Entry> ScalingLoop::entry_for(const std::string& key,
+                                                           const Json& object, Seconds now) {
   std::shared_ptr<Entry> entry;
   {
     std::lock_guard lock(mu_);
@@ -296,231 +228,116 @@ void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService&
     }
     entry = slot;
   }
-  Entry& e = *entry;
-  if (!e.seeded) {  // decisions survive a restart through the status itself
-    e.seeded = true;
+  if (!entry->seeded) {  // decisions survive a restart through the status itself
+    entry->seeded = true;
     const Json status = object.value("status", Json::object());
     const Json old = status.value("decisions", Json::array());
     for (auto it = old.rbegin(); it != old.rend(); ++it) {
-      if (auto d = decision_from_json(*it)) e.scaler->record(std::move(*d));
+      if (auto d = decision_from_json(*it)) entry->scaler->record(std::move(*d));
     }
-    e.scaler->resume(now);
+    entry->scaler->resume(now);
   }
+  return entry;
+}
+
+ScalingLoop::StartingPoint ScalingLoop::starting_point(Entry& e,
+                                                       const api::DeepSeekService& service,
+                                                       const Json& object) {
+  const api::Autoscaling& as = service.spec.autoscaling;
+  const std::optional<int> status_replicas = int_field(object, "status", "replicas");
+  std::lock_guard lock(mu_);
+  StartingPoint start;
+  if (as.predictive.mode == api::PredictiveMode::kPreview) {
+    note_spec_replicas(e, service);
+    start.current = e.preview.value_or(status_replicas.value_or(as.min_replicas));
+  } else {
+    if (note_spec_replicas(e, service)) e.manual = service.spec.replicas;
+    start.current =
+        e.manual ? *e.manual : status_replicas.value_or(e.desired.value_or(as.min_replicas));
+  }
+  start.asked = e.manual ? e.manual : e.desired;
+  return start;
+}
+
+bool ScalingLoop::publish(Entry& e, Json part, std::optional<int> decided, bool preview,
+                          std::optional<int> asked_before, Seconds now) {
+  std::lock_guard lock(mu_);
+  bool enqueue = false;
+  if (!decided) {
+    e.desired.reset();
+  } else if (preview) {
+    e.preview = decided;
+  } else {
+    e.desired = decided;
+    e.manual.reset();
+    enqueue = asked_before != decided;
+  }
+  if (!e.status || significant(*e.status) != significant(part)) enqueue = true;
+  // The rest is refreshed at least every status_refresh, so that what explain shows is recent.
+  if (decided && (!e.refreshed_at || now - *e.refreshed_at >= options_.settings.status_refresh))
+    enqueue = true;
+  if (enqueue) e.refreshed_at = now;
+  e.status = std::move(part);
+  return enqueue;
+}
+
+void ScalingLoop::decide_service(const Json& object, const api::DeepSeekService& service,
+                                 Seconds now) {
+  const std::string key = service.metadata.ns + "/" + service.metadata.name;
+  const api::PredictiveMode mode = service.spec.autoscaling.predictive.mode;
+  const bool preview = mode == api::PredictiveMode::kPreview;
+  Entry& e = *entry_for(key, object, now);
 
   auto policy = to_scaling_policy(service.spec, options_.settings.decision_period);
   if (!policy) {
-    Json part{{"conditions",
-               Json::array({condition("ScalingActive", false, "InvalidPolicy", policy.error())})}};
-    std::lock_guard lock(mu_);
-    const bool changed = e.status != part;
-    e.status = part;
-    e.desired.reset();
-    if (changed && options_.enqueue) options_.enqueue(key);
+    if (publish(e, invalid_policy_status(policy.error()), std::nullopt, preview, std::nullopt,
+                now) &&
+        options_.enqueue)
+      options_.enqueue(key);
     return;
   }
 
-  const Json status = object.value("status", Json::object());
-  const std::optional<int> status_replicas = int_field(object, "status", "replicas");
-  const int ready = int_field(object, "status", "readyReplicas").value_or(0);
-  int current;
-  std::optional<int> previous_desired;
-  {
-    std::lock_guard lock(mu_);
-    if (mode != api::PredictiveMode::kPreview && note_spec_replicas(e, service))
-      e.manual = service.spec.replicas;
-    if (mode == api::PredictiveMode::kPreview) {
-      note_spec_replicas(e, service);
-      current = e.preview.value_or(status_replicas.value_or(as.min_replicas));
-    } else if (e.manual) {
-      current = *e.manual;
-    } else {
-      current = status_replicas.value_or(e.desired.value_or(as.min_replicas));
-    }
-    previous_desired = e.manual ? e.manual : e.desired;
-  }
-
+  const StartingPoint start = starting_point(e, service, object);
   StepInput input;
-  input.current_replicas = current;
-  input.ready_replicas = ready;
+  input.current_replicas = start.current;
+  input.ready_replicas = int_field(object, "status", "readyReplicas").value_or(0);
   if (cold_starts_) {
     auto fresh = cold_starts_->take_new(key);
     if (use_measured_cold_starts(service.spec)) input.cold_starts = std::move(fresh);
   }
-  StepResult r = e.scaler->step(service, *policy, input, *source_, now);
-  const autoscaler::Explanation& ex = r.decision.explanation;
+  const StepResult r = e.scaler->step(service, *policy, input, *source_, now);
   const int decided = r.decision.replicas;
-  const bool preview = mode == api::PredictiveMode::kPreview;
-  const bool acted = !preview;
-  const std::string rule(autoscaler::to_string(ex.rule));
-  const std::string summary = ex.summary();
+  const std::string rule(autoscaler::to_string(r.decision.explanation.rule));
+  const std::string summary = r.decision.explanation.summary();
 
   // The recent decisions: those that changed the replicas or the rule that set them.
   const auto& recent = e.scaler->decisions();
   if (recent.empty() || decided != r.decision.previous || recent.back().rule != rule ||
       recent.back().replicas != decided) {
-    e.scaler->record({now, decided, r.decision.previous, rule, summary, acted});
+    e.scaler->record({now, decided, r.decision.previous, rule, summary, !preview});
   }
+  Json part = decision_status(
+      {mode, now, start.current, input.ready_replicas, policy->predictive.enabled, r, recent});
+  const Json limited = find_condition(part, "ScalingLimited");
+  if (publish(e, std::move(part), decided, preview, start.asked, now) && options_.enqueue)
+    options_.enqueue(key);
 
-  // Status part.
-  Json part = Json::object();
-  part["coldStartSeconds"] = ex.cold_start_estimate;
-  Json seen{{"mode", mode_name(mode)},
-            {"lastDecisionTime", rfc3339(now)},
-            {"desiredReplicas", decided},
-            {"currentReplicas", current},
-            {"readyReplicas", ready},
-            {"acting", acted},
-            {"rule", rule},
-            {"explanation", summary},
-            {"metricsState", std::string(autoscaler::to_string(ex.metrics_state))},
-            {"coldStartMeasured", ex.cold_start_measured},
-            {"horizonSeconds", ex.horizon}};
-  Json metric_list = Json::array();
-  for (const auto& p : ex.metric_proposals) {
-    Json m{{"name", p.name}, {"target", p.target}};
-    if (std::isfinite(p.value) && p.problem.empty()) m["value"] = p.value;
-    if (p.replicas) m["replicas"] = *p.replicas;
-    if (!p.problem.empty()) m["problem"] = p.problem;
-    metric_list.push_back(m);
-  }
-  seen["metrics"] = metric_list;
-  if (std::isfinite(r.load.demand)) seen["demand"] = r.load.demand;
-  if (ex.capacity) seen["capacityPerReplica"] = *ex.capacity;
-  if (ex.reactive) seen["reactiveReplicas"] = *ex.reactive;
-  if (ex.predictive) seen["predictiveReplicas"] = *ex.predictive;
-  if (ex.demand_replicas) seen["demandReplicas"] = *ex.demand_replicas;
-  Json limits = Json::array();
-  for (const auto& l : ex.limits) {
-    limits.push_back(l.name + " " + std::to_string(l.before) + "->" + std::to_string(l.after));
-  }
-  seen["limits"] = limits;
-  Json problems = Json::array();
-  for (std::size_t i = 0; i < r.load.problems.size() && i < 5; ++i)
-    problems.push_back(r.load.problems[i]);
-  if (!r.forecast_problem.empty()) problems.push_back(r.forecast_problem);
-  seen["problems"] = problems;
-  part["autoscaler"] = seen;
-
-  if (policy->predictive.enabled) {
-    Json f = Json::object();
-    f["recentError"] = ex.forecast_error;
-    f["gated"] = ex.forecast_gated;
-    if (r.forecast) {
-      const double cap = ex.capacity.value_or(0.0);
-      const int replicas = ex.predictive ? *ex.predictive
-                           : cap > 0
-                               ? static_cast<int>(std::ceil(r.forecast->quantile / cap - 1e-9))
-                               : 0;
-      char summary_buf[160];
-      std::snprintf(summary_buf, sizeof summary_buf, "%d in %s (q%g %s/s)", replicas,
-                    traces::format_duration(r.forecast->time - now).c_str(),
-                    r.forecast->quantile_level, format_number(r.forecast->quantile).c_str());
-      f["summary"] =
-          ex.forecast_gated ? std::string("gated: ") + summary_buf : std::string(summary_buf);
-      f["time"] = rfc3339(r.forecast->time);
-      f["demand"] = r.forecast->point;
-      f["quantile"] = r.forecast->quantile_level;
-      f["demandQuantile"] = r.forecast->quantile;
-      f["replicas"] = replicas;
-      f["model"] = r.forecast->model;
-      f["fittedAt"] = rfc3339(r.forecast->fitted_at);
-    } else {
-      f["summary"] = "none: " + r.forecast_problem;
-    }
-    part["forecast"] = f;
-  } else {
-    part["forecast"] = nullptr;
-  }
-  Json decisions = Json::array();
-  for (auto it = recent.rbegin(); it != recent.rend(); ++it)
-    decisions.push_back(decision_json(*it));
-  part["decisions"] = decisions;
-
-  Json conditions = Json::array();
-  if (ex.rule == autoscaler::Rule::kHoldNoMetrics) {
-    conditions.push_back(condition(
-        "ScalingActive", false, "MetricsUnavailable",
-        "holding " + std::to_string(decided) + " replicas until the metrics can be read"));
-  } else if (preview) {
-    conditions.push_back(condition(
-        "ScalingActive", true, "Preview",
-        "preview: the autoscaler would set " + std::to_string(decided) +
-            " replicas; replicas are not changed (spec.autoscaling.predictive.mode: Auto acts)"));
-  } else {
-    conditions.push_back(
-        condition("ScalingActive", true, "AutoscalerDecided",
-                  "the autoscaler set " + std::to_string(decided) + " replicas: " + summary));
-  }
-  conditions.push_back(limited_condition(ex));
-  conditions.push_back(metrics_condition(ex, r.load));
-  part["conditions"] = conditions;
-
-  bool enqueue = false;
-  {
-    std::lock_guard lock(mu_);
-    if (preview) {
-      e.preview = decided;
-    } else {
-      e.desired = decided;
-      e.manual.reset();
-      enqueue = previous_desired != decided;
-    }
-    // Reconcile (and so write status) when something a reader cares about changed.
-    const auto significant = [](const Json& j) {
-      if (!j.is_object()) return Json();
-      Json s = j;
-      s.erase("autoscaler");
-      if (s.contains("forecast") && s["forecast"].is_object()) {
-        s["forecast"].erase("recentError");
-        s["forecast"].erase("demand");
-        s["forecast"].erase("demandQuantile");
-        s["forecast"].erase("time");
-      }
-      return s;
-    };
-    if (!e.status || significant(*e.status) != significant(part)) enqueue = true;
-    // The rest is refreshed at least every status_refresh, so that what explain shows is recent.
-    if (!e.refreshed_at || now - *e.refreshed_at >= options_.settings.status_refresh)
-      enqueue = true;
-    if (enqueue) e.refreshed_at = now;
-    e.status = part;
-  }
-  if (enqueue && options_.enqueue) options_.enqueue(key);
-
-  if (acted && decided != r.decision.previous && options_.record_event) {
+  if (!preview && decided != r.decision.previous && options_.record_event) {
     options_.record_event(object, "Normal",
                           decided > r.decision.previous ? "ScaledUp" : "ScaledDown",
                           "autoscaler: " + std::to_string(r.decision.previous) + " -> " +
                               std::to_string(decided) + " replicas: " + summary);
   }
   if (options_.metrics) {
-    ScalingMetrics::ServiceSample s;
-    s.desired = decided;
-    s.current = current;
-    s.ready = ready;
-    if (r.forecast) {
-      s.point = r.forecast->point;
-      s.quantile = r.forecast->quantile;
-      s.quantile_level = r.forecast->quantile_level;
-    }
-    s.forecast_error = ex.forecast_error;
-    s.cold_start_seconds = static_cast<double>(ex.cold_start_estimate);
-    s.rule = rule;
-    for (const auto& m : r.load.metrics) s.query_failures += std::isfinite(m.value) ? 0 : 1;
-    if (!std::isfinite(r.load.demand)) ++s.query_failures;
-    s.history_ok = r.history_queries - r.failed_history_queries;
-    s.history_failed = r.failed_history_queries;
-    if (r.refitted) s.refit_seconds = r.refit_seconds;
-    const Json limited = limited_condition(ex);
-    s.limited = limited["status"] == "True";
-    s.limited_reason = limited["reason"].get<std::string>();
-    s.metrics_unavailable = metrics_unavailable(ex.metrics_state);
-    s.forecast_gated = ex.forecast_gated;
-    options_.metrics->record(service.metadata.ns, service.metadata.name, s);
+    ScalingMetrics::ServiceSample sample = metrics_sample(r, start.current, input.ready_replicas);
+    sample.limited = limited.value("status", "") == "True";
+    sample.limited_reason = limited.value("reason", "");
+    options_.metrics->record(service.metadata.ns, service.metadata.name, sample);
   }
   if (options_.on_log && decided != r.decision.previous) {
-    options_.on_log(key + ": " + (acted ? "" : "preview: ") + std::to_string(r.decision.previous) +
-                    " -> " + std::to_string(decided) + ": " + summary);
+    options_.on_log(key + ": " + (preview ? "preview: " : "") +
+                    std::to_string(r.decision.previous) + " -> " + std::to_string(decided) + ": " +
+                    summary);
   }
 }
 

@@ -56,7 +56,7 @@ TEST(Decide, ScaleUpRateLimitedAndExplained) {
   EXPECT_EQ(r.decision.explanation.recommended, 20);
   EXPECT_EQ(r.decision.replicas, 6);  // max(2 * 2, 2 + 4)
   ASSERT_FALSE(r.decision.explanation.limits.empty());
-  EXPECT_EQ(r.decision.explanation.limits.back().name, "scale-up rate");
+  EXPECT_EQ(r.decision.explanation.limits.back().name(), "scale-up rate");
 }
 
 TEST(Decide, ScaleDownWaitsForTheStabilizationWindow) {
@@ -91,7 +91,9 @@ TEST(Decide, MaxOverMetrics) {
 TEST(Decide, MinAndMaxBound) {
   auto r = decide(hpa_policy(2, 6), observe(4, 2.1, kT0), {}, kT0);
   EXPECT_EQ(r.decision.replicas, 6);
-  EXPECT_EQ(r.decision.explanation.limits.back().name, "max");
+  EXPECT_EQ(r.decision.explanation.limits.back().name(), "max");
+  EXPECT_EQ(r.decision.explanation.limits.back().kind, LimitKind::kMax);
+  EXPECT_EQ(limited_reason(LimitKind::kMax), "TooManyReplicas");
   // Current above max goes to max whatever the metrics say; below min goes to min.
   r = decide(hpa_policy(2, 6), observe(9, 0.7, kT0), {}, kT0);
   EXPECT_EQ(r.decision.replicas, 6);
@@ -339,7 +341,9 @@ TEST(Decide, ScaleDownFollowsTheFloorAtOnceButWaitsWhenTheForecastIsOff) {
   low.forecast = nullptr;
   r = decide(policy, low, state, kT0 + 15);
   EXPECT_EQ(r.decision.replicas, 10);
-  EXPECT_EQ(r.decision.explanation.limits.front().name, "scale-down stabilization 300s");
+  EXPECT_EQ(r.decision.explanation.limits.front().name(), "scale-down stabilization 300s");
+  EXPECT_TRUE(r.decision.explanation.limits.front().is_stabilization());
+  EXPECT_EQ(limited_reason(r.decision.explanation.limits.front().kind), "");
 }
 
 TEST(Decide, InaccurateForecastIsGatedAndReactiveTakesOver) {
@@ -421,10 +425,11 @@ TEST(Decide, ScheduleWindowsBringTheirOwnBounds) {
   policy.schedules = {{"evening", 1u << 2, 22 * 60, 23 * 60, 6, 8}};
   auto r = decide(policy, observe(2, 0.7, kT0), {}, kT0);
   EXPECT_EQ(r.decision.replicas, 6);
-  EXPECT_EQ(r.decision.explanation.limits.back().name, "schedule evening min");
+  EXPECT_EQ(r.decision.explanation.limits.back().name(), "schedule evening min");
+  EXPECT_EQ(limited_reason(r.decision.explanation.limits.back().kind), "TooFewReplicas");
   r = decide(policy, observe(7, 2.0, kT0), {}, kT0);
   EXPECT_EQ(r.decision.replicas, 8);
-  EXPECT_EQ(r.decision.explanation.limits.back().name, "schedule evening max");
+  EXPECT_EQ(r.decision.explanation.limits.back().name(), "schedule evening max");
   // An hour later the window is over.
   r = decide(policy, observe(2, 0.7, kT0 + 3600), {}, kT0 + 3600);
   EXPECT_EQ(r.decision.replicas, 2);
@@ -436,7 +441,7 @@ TEST(Decide, GpuBudgetCapsReplicas) {
   policy.gpu_budget = 10;
   const auto r = decide(policy, observe(4, 1.4, kT0), {}, kT0);
   EXPECT_EQ(r.decision.replicas, 5);
-  EXPECT_EQ(r.decision.explanation.limits.back().name, "gpu budget");
+  EXPECT_EQ(r.decision.explanation.limits.back().name(), "gpu budget");
 }
 
 TEST(Decide, ScaleToZeroOnlyWhenAsked) {

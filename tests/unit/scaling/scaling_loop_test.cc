@@ -15,6 +15,7 @@
 #include "controller/reconciler.h"
 #include "fakes/fake_client.h"
 #include "metrics/promql.h"
+#include "scaling/scaling_status.h"
 
 namespace dso::scaling {
 namespace {

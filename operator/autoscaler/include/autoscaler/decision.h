@@ -123,13 +123,37 @@ struct MetricProposal {
   std::string problem;          // "missing", "stale (250s old)", "NaN", ... when unusable
 };
 
+// What held the replicas where they are, in the order decide() applies them.
+enum class LimitKind {
+  kScaleUpStabilization,    // HPA's scale-up window held the replicas down
+  kScaleDownStabilization,  // a scale-down window (HPA's or the predictive one) held them up
+  kScaleUpRate,             // the scale-up rate policies
+  kScaleDownRate,           // the scale-down rate policies
+  kMin,                     // policy min
+  kMax,                     // policy max
+  kScheduleMin,             // the active schedule's min
+  kScheduleMax,             // the active schedule's max
+  kGpuBudget,               // the GPU budget's replica cap
+};
+
 // A limit that changed the replicas, in the order applied.
 struct LimitApplied {
-  std::string name;  // "scale-down stabilization 300s", "scale-up rate", "max", "schedule night",
-                     // "gpu budget"
+  LimitKind kind = LimitKind::kMax;
   int before = 0;
   int after = 0;
+  Seconds window = 0;    // the stabilization window (the stabilization kinds)
+  std::string schedule;  // the schedule's name (kScheduleMin, kScheduleMax)
+
+  // "scale-down stabilization 300s", "scale-up rate", "max", "schedule night min", "gpu budget".
+  std::string name() const;
+  // Stabilization is not a limit in HPA's sense: it reports it under AbleToScale, not
+  // ScalingLimited.
+  bool is_stabilization() const;
 };
+
+// The ScalingLimited reason HPA gives for a limit ("TooManyReplicas", "TooFewReplicas",
+// "ScaleUpLimit", "ScaleDownLimit"; "GPUBudget" is this operator's); empty for stabilization.
+std::string_view limited_reason(LimitKind kind);
 
 struct Explanation {
   MetricsState metrics_state = MetricsState::kNone;

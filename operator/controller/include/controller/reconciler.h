@@ -32,8 +32,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/deepseek_service.h"
+#include "controller/desired_objects.h"
+#include "controller/failover.h"
 #include "kube/client.h"
 #include "kube/controller.h"
 #include "kube/informer.h"
@@ -99,6 +102,54 @@ class DeepSeekServiceReconciler {
   static kube::Resource pod_disruption_budgets(const std::string& api_version);
 
  private:
+  using Deployments = std::map<std::string, kube::ObjectPtr>;  // by name
+  // The total replicas and why (ScalingActive), and the clamp that limited them (ScalingLimited).
+  struct Total {
+    int replicas = 0;
+    std::string scaling_reason, scaling_message;
+    std::string limited_reason, limited_message;  // empty: within the limits
+  };
+  // What reconciling one region gave: its status.regions[] entry and its counts.
+  struct RegionOutcome {
+    kube::Json status;
+    int desired = 0, ready = 0;
+    bool progressing = false;
+    bool remote = false;                  // in another cluster: not reconciled here
+    std::optional<std::string> conflict;  // a NameConflict message: nothing applied
+  };
+  struct Regions {
+    kube::Json statuses = kube::Json::array();
+    int desired = 0, ready = 0;
+    bool progressing = false;
+    std::vector<std::string> remote, conflicts;
+  };
+
+  // The steps of reconcile(), in order.
+  std::vector<std::string> spec_problems(
+      const std::expected<api::DeepSeekService, std::string>& parsed) const;
+  kube::ReconcileResult report_invalid_spec(const kube::Json& object,
+                                            const std::vector<std::string>& problems);
+  Total decide_total(const api::DeepSeekService& dss, const kube::Json& object,
+                     const Deployments& current) const;
+  FailoverPlan plan_regions(const api::DeepSeekService& dss, const kube::Json& object,
+                            const Deployments& current, int total) const;
+  std::expected<RegionOutcome, kube::ReconcileResult> reconcile_region(
+      const api::DeepSeekService& dss, const kube::Json& object, const api::Region& region,
+      int replicas, const Deployments& current, const FailoverPlan& failover);
+  // The traffic ConfigMap: nullopt when published (or not asked for), a NameConflict message.
+  std::expected<std::optional<std::string>, kube::ReconcileResult> publish_traffic(
+      const api::DeepSeekService& dss, const kube::Json& object, const FailoverPlan& failover);
+  kube::Json build_status(const api::DeepSeekService& dss, const kube::Json& object,
+                          const Total& total, const FailoverPlan& failover,
+                          const Regions& regions) const;
+  // A region's Deployment applied unless the cache holds it: the Deployment as last known.
+  std::expected<kube::ObjectPtr, kube::ReconcileResult> apply_deployment(
+      const kube::Json& object, const kube::Json& manifest, int replicas,
+      const kube::ObjectPtr& before);
+  // A region's Service and PDB applied unless the caches hold them; the failure, if one failed.
+  std::optional<kube::ReconcileResult> apply_service_and_pdb(const kube::Json& object,
+                                                             const RegionObjects& objects);
+
   kube::ReconcileResult write_status(const kube::Json& object, kube::Json status,
                                      bool autoscaling = true);
   void event(const kube::Json& object, const std::string& type, const std::string& reason,

@@ -72,4 +72,9 @@ inline std::string resource_version(const Json& object) {
   return meta_string(object, "resourceVersion");
 }
 
+// A status condition as Kubernetes API conventions shape it: {type, status "True"/"False",
+// reason, message} (the writer adds lastTransitionTime when it keeps them).
+Json condition(const std::string& type, bool status, const std::string& reason,
+               const std::string& message);
+
 }  // namespace dso::kube

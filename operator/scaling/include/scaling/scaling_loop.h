@@ -105,6 +105,19 @@ class ScalingLoop {
   };
   // Notes spec.replicas; returns true when it changed since the last look (a manual scale).
   static bool note_spec_replicas(Entry& entry, const api::DeepSeekService& service);
+  // The service's entry, made on first sight and seeded from the decisions its status kept.
+  std::shared_ptr<Entry> entry_for(const std::string& key, const kube::Json& object, Seconds now);
+  struct StartingPoint {
+    int current = 0;           // the replicas the decision starts from
+    std::optional<int> asked;  // the replicas asked for before it (manual or decided)
+  };
+  StartingPoint starting_point(Entry& e, const api::DeepSeekService& service,
+                               const kube::Json& object);
+  // Keeps a decision's status part (`decided` nullopt: the policy was invalid) and returns true
+  // when the service should be reconciled: the replicas asked for or a significant part of the
+  // status changed, or the status is due a refresh.
+  bool publish(Entry& e, kube::Json part, std::optional<int> decided, bool preview,
+               std::optional<int> asked_before, Seconds now);
   void decide_service(const kube::Json& object, const api::DeepSeekService& service, Seconds now);
 
   const kube::Indexer& services_;
@@ -120,8 +133,5 @@ class ScalingLoop {
   bool stopping_ = false;
   std::thread thread_;
 };
-
-// Unix seconds as RFC 3339 ("2026-11-28T07:15:05Z").
-std::string rfc3339(Seconds t);
 
 }  // namespace dso::scaling
