@@ -111,9 +111,12 @@ std::string HttpRequest::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-std::string cache_key(const CompletionRequest& r) {
+std::string cache_key(const CompletionRequest& r, std::string_view tenant) {
   std::string key;
-  key.reserve(r.prompt.size() + 64);
+  key.reserve(tenant.size() + r.prompt.size() + 64);
+  key += std::to_string(tenant.size());  // length-prefixed: no tenant can end where another begins
+  key += ':';
+  key += tenant;
   key += endpoint_name(r.endpoint);
   key += '\0';
   key += r.model;
@@ -381,9 +384,10 @@ void ApiService::handle_generation(const HttpRequest& request, Endpoint endpoint
          "request_too_large"},
         name, prio);
   }
-  const std::string client = keys_ ? "key:" + presented_api_key(request.header("authorization"),
-                                                                request.header("x-api-key"))
-                                   : "addr:" + request.client_address;
+  // With API keys (checked in handle()), the key is the client: its rate limit and its cache.
+  const std::string api_key =
+      keys_ ? presented_api_key(request.header("authorization"), request.header("x-api-key")) : "";
+  const std::string client = keys_ ? "key:" + api_key : "addr:" + request.client_address;
   if (auto decision = limiter_.admit(client, Clock::now()); !decision.allowed) {
     metrics_.rate_limited(decision.window);
     return reply_error(request, responder,
@@ -399,7 +403,7 @@ void ApiService::handle_generation(const HttpRequest& request, Endpoint endpoint
   }
   std::string key;
   if (cache_ && parsed.temperature == 0.0) {
-    key = cache_key(parsed);
+    key = cache_key(parsed, api_key);
     CachedCompletion cached;
     switch (cache_->get(key, Clock::now(), cached)) {
       case CacheLookup::kHit:

@@ -203,6 +203,19 @@ TEST(ApiService, StreamedRequestRefusedByAFullQueueGetsAPlain429) {
   h.model.resume();
 }
 
+TEST(ApiService, OneApiKeysCachedCompletionIsNeverAnothersHit) {
+  Harness h({0, 0, 100}, ApiKeyStore::from_keys({"k1", "k2"}));
+  const std::string body = R"({"model":"m","prompt":"xyz","max_tokens":4,"temperature":0})";
+  auto first = h.call("POST", "/v1/completions", body, {{"authorization", "Bearer k1"}});
+  ASSERT_EQ(first->status(), 200) << first->body();
+  auto other = h.call("POST", "/v1/completions", body, {{"authorization", "Bearer k2"}});
+  ASSERT_EQ(other->status(), 200) << other->body();
+  EXPECT_EQ(other->header("X-Cache"), "");
+  EXPECT_EQ(h.model.batch_sizes().size(), 8u);  // k2's request ran its own forward passes
+  auto again = h.call("POST", "/v1/completions", body, {{"x-api-key", "k1"}});
+  EXPECT_EQ(again->header("X-Cache"), "hit");  // the same key, however presented
+}
+
 TEST(ApiService, TemperatureZeroIsCachedAndCountedAsHits) {
   Harness h;
   const std::string body = R"({"model":"m","prompt":"xyz","max_tokens":4,"temperature":0})";

@@ -106,7 +106,9 @@ class ApiService {
   std::atomic<std::uint64_t> ids_{0};
 };
 
-// The cache key of a deterministic request (same key: same greedy completion).
-std::string cache_key(const CompletionRequest& request);
+// The cache key of a deterministic request (same key: same greedy completion) made by `tenant`:
+// with API keys, the key the request presented, so that one key's completions are never another
+// key's cache hits; empty without API keys (one shared cache).
+std::string cache_key(const CompletionRequest& request, std::string_view tenant);
 
 }  // namespace dso::inference
