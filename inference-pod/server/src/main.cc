@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "inference/server_contract.h"
@@ -58,6 +59,34 @@ std::expected<LanguageModelPtr, std::string> load_model(const ServerConfig& conf
   return load_torchscript_model({file, config.device, 256, config.threads});
 }
 
+// While the model loads (a download, minutes of weights) nothing is served, so there is nothing to
+// drain: a SIGTERM then (a pod deleted or scaled away during its cold start) ends the process at
+// once instead of holding the GPU until the grace period's SIGKILL. Watches on its own thread
+// until the model is in; from then on the main loop takes the signals and drains.
+class LoadWatch {
+ public:
+  LoadWatch()
+      : thread_([this](std::stop_token stop) {
+          sigset_t signals;
+          sigemptyset(&signals);
+          sigaddset(&signals, SIGTERM);
+          sigaddset(&signals, SIGINT);
+          while (!stop.stop_requested()) {
+            timespec tick{0, 100'000'000};
+            const int sig = sigtimedwait(&signals, nullptr, &tick);
+            if (sig == SIGTERM || sig == SIGINT) {
+              log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  " while loading the model: nothing is served yet, exiting");
+              std::fflush(nullptr);
+              std::_Exit(0);
+            }
+          }
+        }) {}
+
+ private:
+  std::jthread thread_;  // stopped and joined when the watch ends
+};
+
 int serve(const ServerConfig& config) {
   // Before the model download (an HTTP client) can start cpprestsdk's machinery.
   if (auto configured = configure_http_runtime(static_cast<std::size_t>(config.http_threads));
@@ -65,7 +94,9 @@ int serve(const ServerConfig& config) {
     log(configured.error());
     return 1;
   }
+  std::optional<LoadWatch> load_watch(std::in_place);
   auto model = load_model(config);
+  load_watch.reset();
   if (!model) {
     log(model.error());
     // Exit without static destructors: after a failed TLS download cpprestsdk's pool threads may

@@ -140,5 +140,19 @@ TEST_F(ModelSources, GpuSimGeneratesMaxTokensOfLettersAfterItsLoadTime) {
   EXPECT_NE(http.request("GET", "/metrics").body.find("device=\"gpu-sim\""), std::string::npos);
 }
 
+// A pod deleted during its cold start: nothing is served yet, so SIGTERM ends the load at once
+// (exit 0) instead of waiting out the load and then the grace period.
+TEST_F(ModelSources, SigtermWhileLoadingExitsAtOnce) {
+  const fs::path log = dir_ / "server.log";
+  ServerProcess server(DSO_INFERENCE_SERVER,
+                       {"--model", "builtin:gpu-sim", "--gpu-sim-load-s", "600"}, log.string());
+  for (int i = 0; i < 2400 && read(log).find("loading for 600 s") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_NE(read(log).find("loading for 600 s"), std::string::npos) << read(log);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(60s), 0) << read(log);
+  EXPECT_NE(read(log).find("SIGTERM while loading the model"), std::string::npos) << read(log);
+}
+
 }  // namespace
 }  // namespace dso::inference::testing
