@@ -38,7 +38,7 @@ constexpr const char* kUsage =
     "  -h, --help        this text\n"
     "\n"
     "Exit status: 0 ok, 1 bad input or failure (one line on stderr naming the file and line),\n"
-    "2 usage error.\n";
+    "2 usage error (an unknown flag, a missing one, or a flag's value that is not valid).\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "deepseek-operator forecast: %s (see --help)\n", message.c_str());
@@ -105,18 +105,18 @@ int run_forecast(std::span<char* const> args) {
   if (output.empty()) return usage_error("--output is required");
 
   const auto horizon = traces::parse_duration(horizon_text);
-  if (!horizon) return failure("--horizon: " + horizon.error());
+  if (!horizon) return usage_error("--horizon: " + horizon.error());
   const auto model = predictor::parse_model_kind(model_text);
   if (!model) {
-    return failure("--model: unknown model '" + model_text +
-                   "' (auto, prophet, holt-winters, snaive-day, snaive-week)");
+    return usage_error("--model: unknown model '" + model_text +
+                       "' (auto, prophet, holt-winters, snaive-day, snaive-week)");
   }
   const auto levels = parse_levels(quantiles_text);
-  if (!levels) return failure(levels.error());
+  if (!levels) return usage_error(levels.error());
   traces::ReadOptions read;
   if (!step_text.empty()) {
     const auto step = traces::parse_duration(step_text);
-    if (!step) return failure("--step: " + step.error());
+    if (!step) return usage_error("--step: " + step.error());
     read.step = *step;
   }
 

@@ -96,10 +96,22 @@ TEST_F(ForecastCommand, BadInputGetsOneLineErrorWithTheLine) {
         "dup.csv:4: duplicate timestamp");
   check("--input " + write("few.csv", "t,v\n0,1\n60,2\n120,3\n") + out + " --model snaive-day",
         "too few points for model snaive-day");
+}
+
+TEST_F(ForecastCommand, InvalidFlagValuesAreUsageErrors) {
+  const auto check = [&](const std::string& args, const std::string& expected) {
+    const auto r = run(args);
+    EXPECT_EQ(r.status, 2) << args;  // as --help says: a flag's invalid value is a usage error
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(see --help)"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("f.csv"))) << "nothing is written on error";
+  };
+  const std::string out = " --horizon 1h --output " + path("f.csv");
   check("--input " + good_input() + " --horizon soon --output " + path("f.csv"),
         "invalid duration 'soon'");
   check("--input " + good_input() + out + " --model arima", "unknown model 'arima'");
   check("--input " + good_input() + out + " --quantiles 0.9,1.5", "invalid quantile level '1.5'");
+  check("--input " + good_input() + out + " --step fast", "--step: invalid duration");
 }
 
 TEST_F(ForecastCommand, GapsAreFilledAndReported) {
