@@ -6,12 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "command.h"
 #include "controller/discovery.h"
@@ -20,10 +17,9 @@
 #include "kube/config.h"
 #include "kube/controller.h"
 #include "kube/event_recorder.h"
-#include "kube/health_server.h"
 #include "kube/informer.h"
-#include "kube/leader_election.h"
 #include "kube/leader_gated_client.h"
+#include "kube/manager.h"
 #include "kube/metrics.h"
 #include "kube/rest_client.h"
 #include "kube/work_queue.h"
@@ -121,6 +117,219 @@ std::expected<metrics::MetricsSourcePtr, std::string> make_metrics_source(const 
   return source;
 }
 
+// What every watched namespace's wiring shares.
+struct Shared {
+  const RunFlags& flags;
+  Logger& log;
+  kube::KubeClientPtr client;
+  kube::MetricsPtr metrics;
+  std::shared_ptr<kube::WorkQueue> queue;
+  std::string pdb_version;
+  metrics::MetricsSourcePtr source;
+  std::shared_ptr<scaling::ColdStartTracker> cold_starts;
+  std::shared_ptr<scaling::ScalingMetrics> scaling_metrics;
+  controller::ReconcilerOptions reconciler_options;  // the namespace-independent part
+};
+
+// The parts that watch and reconcile one watched namespace ("" for all): its caches, the scaling
+// loop over its DeepSeekService cache, and the reconciler reading them.
+struct NamespaceWiring {
+  kube::InformerPtr services, deployments, service_objects, pdbs, pods;
+  std::unique_ptr<scaling::ScalingLoop> scaling_loop;
+  std::unique_ptr<controller::DeepSeekServiceReconciler> reconciler;
+};
+
+void drop_managed_fields(kube::Json& object) {
+  object["metadata"].erase("managedFields");
+}
+
+// Only what the cold-start measurement reads is cached of a pod.
+void keep_cold_start_fields(kube::Json& o) {
+  kube::Json meta = kube::Json::object();
+  for (const char* k :
+       {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels"}) {
+    if (o["metadata"].contains(k)) meta[k] = o["metadata"][k];
+  }
+  kube::Json status = kube::Json::object();
+  if (o.contains("status")) {
+    status["conditions"] = o["status"].value("conditions", kube::Json::array());
+    kube::Json restarts = kube::Json::array();
+    for (const auto& cs : o["status"].value("containerStatuses", kube::Json::array()))
+      restarts.push_back({{"restartCount", cs.value("restartCount", 0)}});
+    status["containerStatuses"] = restarts;
+  }
+  o = kube::Json{{"metadata", meta}, {"status", status}};
+}
+
+// An informer on `resource` in `ns`; `owned`: only the objects the operator made (by label).
+kube::InformerPtr make_informer(const Shared& s, kube::Resource resource, const std::string& ns,
+                                const std::string& what, bool owned,
+                                std::function<void(kube::Json&)> transform,
+                                kube::EventHandlers handlers) {
+  kube::InformerOptions o;
+  o.resource = std::move(resource);
+  o.ns = ns;
+  if (owned) o.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
+  o.metrics = s.metrics;
+  o.transform = std::move(transform);
+  o.on_log = [&log = s.log, what](const std::string& m) { log.warn(m, {{"informer", what}}); };
+  auto informer = std::make_shared<kube::Informer>(s.client, o);
+  informer->add_handlers(std::move(handlers));
+  return informer;
+}
+
+// Informers: the DeepSeekServices, and the Deployments, Services and PDBs the operator owns. A
+// change to an owned object enqueues its service: the reconciler skips applies its caches already
+// hold, and these events bring it back when that stops being true. Pods feed the cold starts.
+NamespaceWiring wire_namespace(const Shared& s, const std::string& ns) {
+  using Reconciler = controller::DeepSeekServiceReconciler;
+  NamespaceWiring w;
+  const auto owner = kube::enqueue_handlers(s.queue, Reconciler::service_index());
+  w.services = make_informer(s, Reconciler::deepseek_services(), ns, "deepseekservices", false,
+                             drop_managed_fields, kube::enqueue_self(s.queue));
+  w.deployments = make_informer(s, Reconciler::deployments(), ns, "deployments", true,
+                                drop_managed_fields, owner);
+  w.deployments->add_index(Reconciler::kServiceIndex, Reconciler::service_index());
+  w.service_objects =
+      make_informer(s, Reconciler::services(), ns, "services", true, drop_managed_fields, owner);
+  w.pdbs = make_informer(s, Reconciler::pod_disruption_budgets(s.pdb_version), ns,
+                         "poddisruptionbudgets", true, drop_managed_fields, owner);
+  auto cold = s.cold_starts;
+  w.pods = make_informer(
+      s, {"", "v1", "pods", true}, ns, "pods", true, keep_cold_start_fields,
+      {[cold](const kube::ObjectPtr& o) { cold->observe(*o); },
+       [cold](const kube::ObjectPtr&, const kube::ObjectPtr& o) { cold->observe(*o); },
+       [cold](const kube::ObjectPtr& o, bool) { cold->pod_deleted(*o); }});
+
+  scaling::ScalingLoopOptions so;
+  so.settings.decision_period = s.flags.decision_period;
+  so.workers = s.flags.autoscaler_workers;
+  so.record_event = s.reconciler_options.record_event;
+  so.enqueue = [queue = s.queue](const std::string& key) { queue->add(key); };
+  so.metrics = s.scaling_metrics;
+  so.on_log = [&log = s.log](const std::string& m) { log.info(m, {{"component", "autoscaler"}}); };
+  w.scaling_loop =
+      std::make_unique<scaling::ScalingLoop>(w.services->store(), s.source, s.cold_starts, so);
+
+  controller::ReconcilerOptions ro = s.reconciler_options;
+  scaling::ScalingLoop* loop = w.scaling_loop.get();
+  ro.desired_replicas = [loop](const api::DeepSeekService& d) { return loop->desired_replicas(d); };
+  ro.autoscaling_status = [loop](const api::DeepSeekService& d) { return loop->status_part(d); };
+  ro.service_cache = &w.service_objects->store();
+  ro.pdb_cache = &w.pdbs->store();
+  w.reconciler =
+      std::make_unique<Reconciler>(s.client, w.services->store(), w.deployments->store(), ro);
+  return w;
+}
+
+// The reconciler's namespace-independent options: the PDB version, host paths, events, and the
+// failover and apply counters.
+controller::ReconcilerOptions reconciler_options(const RunFlags& flags,
+                                                 const std::string& pdb_version,
+                                                 std::shared_ptr<kube::EventRecorder> recorder,
+                                                 const kube::MetricsPtr& metrics) {
+  controller::ReconcilerOptions options;
+  options.pdb_api_version = pdb_version;
+  options.allow_host_path = flags.allow_host_path;
+  options.record_event = [recorder](const kube::Json& object, const std::string& type,
+                                    const std::string& reason, const std::string& message) {
+    recorder->record(object, type, reason, message);
+  };
+  auto failover_metrics = std::make_shared<controller::FailoverMetrics>(metrics->registry());
+  options.failover_state = [failover_metrics](const std::string& ns, const std::string& name,
+                                              std::optional<bool> failed_over) {
+    failover_metrics->set(ns, name, failed_over);
+  };
+  // Owned objects per reconcile: applied, or skipped because the cache already held them.
+  auto& applies = prometheus::BuildCounter()
+                      .Name("deepseek_operator_applies_total")
+                      .Help(
+                          "Owned objects (Deployment, Service, PodDisruptionBudget) per reconcile "
+                          "by result: applied (one server-side apply PATCH) or skipped (the "
+                          "informer cache already held the desired object)")
+                      .Register(*metrics->registry());
+  options.on_apply = [&applies](const std::string& kind, bool applied) {
+    applies.Add({{"kind", kind}, {"result", applied ? "applied" : "skipped"}}).Increment();
+  };
+  return options;
+}
+
+// The manager's options: the health address and, with --leader-elect, the Lease and the
+// elector's own client (one attempt, timed out within the retry period, so that a hung connection
+// cannot keep a renewal round waiting past the renew deadline).
+std::expected<kube::ManagerOptions, std::string> manager_options(const RunFlags& flags,
+                                                                 const kube::Config& config,
+                                                                 const kube::MetricsPtr& metrics,
+                                                                 Logger& log) {
+  kube::ManagerOptions mo;
+  if (flags.health_addr != "0") mo.health_address = "http://" + flags.health_addr;
+  mo.registry = metrics->registry();
+  mo.on_info = [&log](const std::string& m) { log.info(m, {}); };
+  mo.on_fatal = [&log](const std::string& m) { log.error(m, {}); };
+  if (!flags.leader_elect) return mo;
+  kube::LeaderElectionConfig le;
+  const char* pod_ns = std::getenv("POD_NAMESPACE");
+  le.lease_namespace =
+      !flags.lease_namespace.empty() ? flags.lease_namespace : (pod_ns ? pod_ns : "default");
+  le.lease_name = flags.lease_name;
+  le.metrics = metrics;
+  le.on_new_leader = [&log](const std::string& id) { log.info("leader is " + id, {}); };
+  le.on_log = [&log](const std::string& m) { log.debug(m, {{"component", "leader-election"}}); };
+  kube::RestOptions elector_options;
+  elector_options.request_timeout =
+      std::chrono::duration_cast<std::chrono::seconds>(le.retry_period);
+  elector_options.retry.max_attempts = 1;
+  elector_options.metrics = metrics;
+  auto elector_client = kube::RestClient::create(config, elector_options);
+  if (!elector_client) return std::unexpected("leader election client: " + elector_client.error());
+  mo.leader_election = le;
+  mo.election_client = *elector_client;
+  return mo;
+}
+
+kube::ControllerOptions controller_options(const RunFlags& flags, const kube::MetricsPtr& metrics,
+                                           Logger& log) {
+  kube::ControllerOptions copts;
+  copts.name = "deepseekservice";
+  copts.workers = flags.workers;
+  copts.metrics = metrics;
+  copts.on_error = [&log](const std::string& key, const kube::ReconcileResult& r) {
+    log.warn("reconcile failed", {{"key", key}, {"error", r.error}});
+  };
+  return copts;
+}
+
+// A key goes to the reconciler of the watched namespace that holds it.
+kube::ReconcileResult reconcile_in_namespace(const std::vector<std::string>& namespaces,
+                                             const std::vector<NamespaceWiring>& wired,
+                                             const std::string& key) {
+  const std::string ns = kube::split_key(key).first;
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    if (namespaces[i].empty() || namespaces[i] == ns) return wired[i].reconciler->reconcile(key);
+  }
+  return kube::ReconcileResult::done();
+}
+
+// The caches first (synced before anything acts), then the workers, then the scaling loops;
+// stopped in reverse: the loops, then the workers after their current reconcile.
+void add_to_manager(kube::Manager& manager, const std::vector<NamespaceWiring>& wired,
+                    kube::Controller& controller_loop) {
+  for (const auto& w : wired) {
+    manager.add_informer(w.services, "DeepSeekService");
+    manager.add_informer(w.deployments, "Deployment");
+    manager.add_informer(w.service_objects, "Service");
+    manager.add_informer(w.pdbs, "PodDisruptionBudget");
+    manager.add_informer(w.pods, "Pod");
+  }
+  manager.add_runnable(
+      "controller", [&] { controller_loop.start(); }, [&] { controller_loop.stop(); });
+  for (const auto& w : wired) {
+    scaling::ScalingLoop* loop = w.scaling_loop.get();
+    manager.add_runnable(
+        "scaling", [loop] { loop->start(); }, [loop] { loop->stop(); });
+  }
+}
+
 int run(std::span<char* const> args) {
   RunFlags flags;
   bool help = false;
@@ -144,13 +353,11 @@ int run(std::span<char* const> args) {
 
   // Where the autoscaler reads load: settled (no I/O but the CA file) before connecting to
   // Kubernetes, so that a bad Prometheus setting fails at once.
-  const auto source_or = make_metrics_source(flags, log);
-  if (!source_or) {
-    log.error("cannot use Prometheus", {{"error", source_or.error()}});
+  const auto source = make_metrics_source(flags, log);
+  if (!source) {
+    log.error("cannot use Prometheus", {{"error", source.error()}});
     return 1;
   }
-  const metrics::MetricsSourcePtr source = *source_or;
-
   auto sources = kube::ConfigSources::from_environment();
   sources.kubeconfig_flag = flags.kubeconfig;
   sources.context = flags.context;
@@ -162,20 +369,23 @@ int run(std::span<char* const> args) {
   auto metrics = std::make_shared<kube::Metrics>();
   kube::RestOptions rest_options;
   rest_options.metrics = metrics;
-  auto client_or = kube::RestClient::create(*config, rest_options);
-  if (!client_or) {
-    log.error("cannot create the API client", {{"error", client_or.error()}});
+  auto rest_client = kube::RestClient::create(*config, rest_options);
+  if (!rest_client) {
+    log.error("cannot create the API client", {{"error", rest_client.error()}});
     return 1;
   }
+  auto options = manager_options(flags, *config, metrics, log);
+  if (!options) {
+    log.error("cannot set up leader election", {{"error", options.error()}});
+    return 1;
+  }
+  kube::Manager manager(std::move(*options));
   // With leader election every write goes through the Lease: refused once the last renewal (timed
   // from when it was sent) is older than the renew deadline (kube/leader_gated_client.h).
-  std::atomic<const kube::LeaderElector*> lease_holder{nullptr};
-  kube::KubeClientPtr client = *client_or;
+  kube::KubeClientPtr client = *rest_client;
   if (flags.leader_elect) {
-    client = std::make_shared<kube::LeaderGatedClient>(client, [&lease_holder] {
-      const kube::LeaderElector* e = lease_holder.load();
-      return e != nullptr && e->is_leader();
-    });
+    client = std::make_shared<kube::LeaderGatedClient>(client,
+                                                       [&manager] { return manager.may_write(); });
   }
   log.info("starting", {{"version", DSO_VERSION}, {"server", config->server}});
 
@@ -186,319 +396,36 @@ int run(std::span<char* const> args) {
     return 1;
   }
   auto recorder = std::make_shared<kube::EventRecorder>(client, "deepseek-operator");
-
-  controller::ReconcilerOptions options;
-  options.pdb_api_version = *pdb_version;
-  options.allow_host_path = flags.allow_host_path;
-  options.record_event = [recorder](const kube::Json& object, const std::string& type,
-                                    const std::string& reason, const std::string& message) {
-    recorder->record(object, type, reason, message);
-  };
-  auto failover_metrics = std::make_shared<controller::FailoverMetrics>(metrics->registry());
-  options.failover_state = [failover_metrics](const std::string& ns, const std::string& name,
-                                              std::optional<bool> failed_over) {
-    failover_metrics->set(ns, name, failed_over);
-  };
-
-  // Owned objects per reconcile: applied, or skipped because the cache already held them.
-  auto& applies = prometheus::BuildCounter()
-                      .Name("deepseek_operator_applies_total")
-                      .Help(
-                          "Owned objects (Deployment, Service, PodDisruptionBudget) per reconcile "
-                          "by result: applied (one server-side apply PATCH) or skipped (the "
-                          "informer cache already held the desired object)")
-                      .Register(*metrics->registry());
-  options.on_apply = [&applies](const std::string& kind, bool applied) {
-    applies.Add({{"kind", kind}, {"result", applied ? "applied" : "skipped"}}).Increment();
-  };
-
-  // Informers: DeepSeekServices and the Deployments, Services and PDBs the operator owns, per
-  // watched namespace. A change to an owned object enqueues its service: the reconciler skips
-  // applies its caches already hold, and these events bring it back when that stops being true.
-  const std::vector<std::string> namespaces =
-      flags.namespaces.empty() ? std::vector<std::string>{""} : flags.namespaces;
   auto queue = std::make_shared<kube::WorkQueue>(
       "deepseekservice", kube::default_controller_rate_limiter(), kube::real_clock(), metrics);
-  std::vector<kube::InformerPtr> service_informers, deployment_informers, owned_informers;
-  std::vector<const kube::Indexer*> service_object_caches, pdb_caches;
-  for (const auto& ns : namespaces) {
-    kube::InformerOptions so;
-    so.resource = controller::DeepSeekServiceReconciler::deepseek_services();
-    so.ns = ns;
-    so.resync_period = std::chrono::minutes(10);
-    so.metrics = metrics;
-    so.transform = [](kube::Json& o) { o["metadata"].erase("managedFields"); };
-    so.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "deepseekservices"}}); };
-    auto si = std::make_shared<kube::Informer>(client, so);
-    si->add_handlers(
-        {[queue](const kube::ObjectPtr& o) { queue->add(kube::object_key(*o)); },
-         [queue](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
-           queue->add(kube::object_key(*o));
-         },
-         [queue](const kube::ObjectPtr& o, bool) { queue->add(kube::object_key(*o)); }});
-    service_informers.push_back(si);
-
-    kube::InformerOptions dopt;
-    dopt.resource = controller::DeepSeekServiceReconciler::deployments();
-    dopt.ns = ns;
-    dopt.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
-    dopt.metrics = metrics;
-    dopt.transform = so.transform;
-    dopt.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "deployments"}}); };
-    auto di = std::make_shared<kube::Informer>(client, dopt);
-    di->add_index(controller::DeepSeekServiceReconciler::kServiceIndex,
-                  controller::DeepSeekServiceReconciler::service_index());
-    auto enqueue_owner = [queue](const kube::ObjectPtr& o) {
-      for (const auto& key : controller::DeepSeekServiceReconciler::service_index()(*o))
-        queue->add(key);
-    };
-    di->add_handlers(
-        {enqueue_owner,
-         [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
-         [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
-    deployment_informers.push_back(di);
-
-    for (const auto& [resource, caches, what] :
-         {std::tuple{controller::DeepSeekServiceReconciler::services(), &service_object_caches,
-                     "services"},
-          std::tuple{controller::DeepSeekServiceReconciler::pod_disruption_budgets(*pdb_version),
-                     &pdb_caches, "poddisruptionbudgets"}}) {
-      kube::InformerOptions oopt = dopt;
-      oopt.resource = resource;
-      const std::string informer_name = what;
-      oopt.on_log = [&log, informer_name](const std::string& m) {
-        log.warn(m, {{"informer", informer_name}});
-      };
-      auto oi = std::make_shared<kube::Informer>(client, oopt);
-      oi->add_handlers(
-          {enqueue_owner,
-           [enqueue_owner](const kube::ObjectPtr&, const kube::ObjectPtr& o) { enqueue_owner(o); },
-           [enqueue_owner](const kube::ObjectPtr& o, bool) { enqueue_owner(o); }});
-      caches->push_back(&oi->store());
-      owned_informers.push_back(oi);
-    }
+  const Shared shared{flags,
+                      log,
+                      client,
+                      metrics,
+                      queue,
+                      *pdb_version,
+                      *source,
+                      std::make_shared<scaling::ColdStartTracker>(),
+                      std::make_shared<scaling::ScalingMetrics>(metrics->registry()),
+                      reconciler_options(flags, *pdb_version, recorder, metrics)};
+  const std::vector<std::string> namespaces =
+      flags.namespaces.empty() ? std::vector<std::string>{""} : flags.namespaces;
+  std::vector<NamespaceWiring> wired;
+  for (const auto& ns : namespaces) wired.push_back(wire_namespace(shared, ns));
+  kube::Controller controller_loop(
+      controller_options(flags, metrics, log), queue,
+      [&](const std::string& key) { return reconcile_in_namespace(namespaces, wired, key); });
+  add_to_manager(manager, wired, controller_loop);
+  if (auto started = manager.start(); !started) {
+    log.error("cannot start", {{"error", started.error()}});
+    return 1;
   }
-  // Cold starts from the operator's pods (creation -> Ready), for the forecast horizon.
-  auto cold_starts = std::make_shared<scaling::ColdStartTracker>();
-  std::vector<kube::InformerPtr> pod_informers;
-  for (const auto& ns : namespaces) {
-    kube::InformerOptions po;
-    po.resource = {"", "v1", "pods", true};
-    po.ns = ns;
-    po.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
-    po.metrics = metrics;
-    // Only what the cold-start measurement reads is cached.
-    po.transform = [](kube::Json& o) {
-      kube::Json meta = kube::Json::object();
-      for (const char* k :
-           {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels"}) {
-        if (o["metadata"].contains(k)) meta[k] = o["metadata"][k];
-      }
-      kube::Json status = kube::Json::object();
-      if (o.contains("status")) {
-        status["conditions"] = o["status"].value("conditions", kube::Json::array());
-        kube::Json restarts = kube::Json::array();
-        for (const auto& cs : o["status"].value("containerStatuses", kube::Json::array()))
-          restarts.push_back({{"restartCount", cs.value("restartCount", 0)}});
-        status["containerStatuses"] = restarts;
-      }
-      o = kube::Json{{"metadata", meta}, {"status", status}};
-    };
-    po.on_log = [&log](const std::string& m) { log.warn(m, {{"informer", "pods"}}); };
-    auto pi = std::make_shared<kube::Informer>(client, po);
-    pi->add_handlers(
-        {[cold_starts](const kube::ObjectPtr& o) { cold_starts->observe(*o); },
-         [cold_starts](const kube::ObjectPtr&, const kube::ObjectPtr& o) {
-           cold_starts->observe(*o);
-         },
-         [cold_starts](const kube::ObjectPtr& o, bool) { cold_starts->pod_deleted(*o); }});
-    pod_informers.push_back(pi);
-  }
-  // The scaling loop (one per watched namespace, each over its own cache); it runs on the leader
-  // only, started with the controllers.
-  auto scaling_metrics = std::make_shared<scaling::ScalingMetrics>(metrics->registry());
-  std::vector<std::unique_ptr<scaling::ScalingLoop>> scaling_loops;
-  for (std::size_t i = 0; i < namespaces.size(); ++i) {
-    scaling::ScalingLoopOptions so;
-    so.settings.decision_period = flags.decision_period;
-    so.workers = flags.autoscaler_workers;
-    so.record_event = options.record_event;
-    so.enqueue = [queue](const std::string& key) { queue->add(key); };
-    so.metrics = scaling_metrics;
-    so.on_log = [&log](const std::string& m) { log.info(m, {{"component", "autoscaler"}}); };
-    scaling_loops.push_back(std::make_unique<scaling::ScalingLoop>(service_informers[i]->store(),
-                                                                   source, cold_starts, so));
-  }
-  // One reconciler per watched namespace, each reading its own caches.
-  std::vector<std::unique_ptr<controller::DeepSeekServiceReconciler>> reconcilers;
-  for (std::size_t i = 0; i < namespaces.size(); ++i) {
-    controller::ReconcilerOptions ro = options;
-    scaling::ScalingLoop* loop = scaling_loops[i].get();
-    ro.desired_replicas = [loop](const api::DeepSeekService& s) {
-      return loop->desired_replicas(s);
-    };
-    ro.autoscaling_status = [loop](const api::DeepSeekService& s) { return loop->status_part(s); };
-    ro.service_cache = service_object_caches[i];
-    ro.pdb_cache = pdb_caches[i];
-    reconcilers.push_back(std::make_unique<controller::DeepSeekServiceReconciler>(
-        client, service_informers[i]->store(), deployment_informers[i]->store(), ro));
-  }
-  auto reconcile = [&](const std::string& key) -> kube::ReconcileResult {
-    const auto [ns, name] = kube::split_key(key);
-    for (std::size_t i = 0; i < namespaces.size(); ++i) {
-      if (namespaces[i].empty() || namespaces[i] == ns) return reconcilers[i]->reconcile(key);
-    }
-    return kube::ReconcileResult::done();
-  };
-  kube::ControllerOptions copts;
-  copts.name = "deepseekservice";
-  copts.workers = flags.workers;
-  copts.metrics = metrics;
-  copts.on_error = [&log](const std::string& key, const kube::ReconcileResult& r) {
-    log.warn("reconcile failed", {{"key", key}, {"error", r.error}});
-  };
-  kube::Controller controller_loop(copts, queue, reconcile);
-
-  std::atomic<bool> running{false};
-  std::atomic<bool> shutting_down{false};
-  std::mutex lifecycle_mu;  // orders starting the controllers against shutting down
-  std::thread starter;      // starts the controllers once this process leads
-  auto start_controllers = [&] {
-    for (auto& i : service_informers) i->start();
-    for (auto& i : deployment_informers) i->start();
-    for (auto& i : owned_informers) i->start();
-    for (auto& i : pod_informers) i->start();
-    // Wait for the caches (reconciling from a partial cache would act on a partial view), but give
-    // way at once to a shutdown.
-    auto synced = [&](const std::vector<kube::InformerPtr>& informers) {
-      for (auto& i : informers) {
-        while (!i->wait_for_sync(std::chrono::milliseconds(200))) {
-          if (shutting_down) return false;
-        }
-      }
-      return true;
-    };
-    if (!synced(service_informers) || !synced(deployment_informers) || !synced(owned_informers) ||
-        !synced(pod_informers))
-      return;
-    std::lock_guard lock(lifecycle_mu);
-    if (shutting_down) return;
-    controller_loop.start();
-    for (auto& l : scaling_loops) l->start();
-    running = true;
-    log.info("controllers started",
-             {{"workers", std::to_string(flags.workers)}, {"pdbVersion", *pdb_version}});
-  };
-
-  std::unique_ptr<kube::HealthServer> health;
-  if (flags.health_addr != "0") {
-    health =
-        std::make_unique<kube::HealthServer>("http://" + flags.health_addr, metrics->registry());
-    health->add_liveness_check("ping", []() -> std::expected<void, std::string> { return {}; });
-    health->add_readiness_check("informers-synced", [&]() -> std::expected<void, std::string> {
-      if (flags.leader_elect && !running) return {};  // a follower is ready to take over
-      for (auto& i : service_informers)
-        if (!i->has_synced()) return std::unexpected("DeepSeekService cache not synced");
-      for (auto& i : deployment_informers)
-        if (!i->has_synced()) return std::unexpected("Deployment cache not synced");
-      for (auto& i : owned_informers)
-        if (!i->has_synced()) return std::unexpected("Service/PDB cache not synced");
-      for (auto& i : pod_informers)
-        if (!i->has_synced()) return std::unexpected("Pod cache not synced");
-      return {};
-    });
-    if (auto started = health->start(); !started) {
-      log.error("cannot serve health endpoints", {{"error", started.error()}});
-      return 1;
-    }
-  }
-
-  std::jthread elector_thread, watchdog;
-  std::unique_ptr<kube::LeaderElector> elector;
-  if (flags.leader_elect) {
-    kube::LeaderElectionConfig le;
-    const char* pod_ns = std::getenv("POD_NAMESPACE");
-    le.lease_namespace =
-        !flags.lease_namespace.empty() ? flags.lease_namespace : (pod_ns ? pod_ns : "default");
-    le.lease_name = flags.lease_name;
-    le.metrics = metrics;
-    // By value: `le` ends with this block, while the elector calls back for the process's life
-    // (a reference to it logged garbage as the lease's name).
-    le.on_started_leading = [&, lease = le.lease_namespace + "/" + le.lease_name] {
-      log.info("became leader", {{"lease", lease}});
-      std::lock_guard lock(lifecycle_mu);
-      if (!shutting_down) starter = std::thread(start_controllers);
-    };
-    le.on_stopped_leading = [&] {
-      if (shutting_down) return;
-      log.error("lost the leader lease: exiting so that no two operators act at once", {});
-      std::_Exit(1);
-    };
-    le.on_new_leader = [&](const std::string& id) { log.info("leader is " + id, {}); };
-    le.on_log = [&](const std::string& m) { log.debug(m, {{"component", "leader-election"}}); };
-    // The elector's own client: one attempt, timed out within the retry period, so that a hung
-    // connection cannot keep a renewal round waiting past the renew deadline.
-    kube::RestOptions elector_options;
-    elector_options.request_timeout =
-        std::chrono::duration_cast<std::chrono::seconds>(le.retry_period);
-    elector_options.retry.max_attempts = 1;
-    elector_options.metrics = metrics;
-    auto elector_client = kube::RestClient::create(*config, elector_options);
-    if (!elector_client) {
-      log.error("cannot create the leader election client", {{"error", elector_client.error()}});
-      return 1;
-    }
-    elector = std::make_unique<kube::LeaderElector>(*elector_client, le);
-    lease_holder = elector.get();
-    log.info("waiting for the leader lease", {{"identity", elector->identity()}});
-    elector_thread = std::jthread([&](std::stop_token stop) { elector->run(stop); });
-    // The watchdog: once leading, exit as soon as the Lease is no longer valid by this process's
-    // clock, even while the elector's own request is still waiting for an answer.
-    watchdog = std::jthread([&](std::stop_token stop) {
-      bool led = false;
-      while (!stop.stop_requested()) {
-        if (elector->is_leader()) {
-          led = true;
-        } else if (led) {
-          std::lock_guard lock(lifecycle_mu);
-          if (shutting_down) return;
-          log.error("the leader lease expired by this process's clock: exiting", {});
-          std::_Exit(1);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
-    });
-  } else {
-    starter = std::thread(start_controllers);
-  }
-
   int signal = 0;
   sigwait(&signals, &signal);
-  {
-    std::lock_guard lock(lifecycle_mu);
-    shutting_down = true;
-  }
   log.info("shutting down", {{"signal", strsignal(signal)}});
-  // Order: stop acting (workers finish their current reconcile), then stop watching, then release
-  // the Lease, so that no other replica leads while this one still writes.
-  if (starter.joinable()) starter.join();
-  for (auto& l : scaling_loops) l->stop();
-  controller_loop.stop();
-  for (auto& i : service_informers) i->stop();
-  for (auto& i : deployment_informers) i->stop();
-  for (auto& i : owned_informers) i->stop();
-  for (auto& i : pod_informers) i->stop();
-  if (watchdog.joinable()) {
-    watchdog.request_stop();
-    watchdog.join();
-  }
-  if (elector_thread.joinable()) {
-    elector_thread.request_stop();
-    elector_thread.join();   // releases the Lease
-    lease_holder = nullptr;  // writes from here on (destructors included) are refused, never UB
-  }
+  // Stops acting, then watching, then releases the Lease (writes from there on are refused).
+  manager.stop();
   recorder->flush();
-  if (health) health->stop();
   log.info("stopped", {});
   return 0;
 }
