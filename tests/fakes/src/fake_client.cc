@@ -76,6 +76,17 @@ void FakeClient::record(const Resource& r, const std::string& type, const Json& 
   cv_.notify_all();
 }
 
+void FakeClient::bookmark(const Resource& r, const std::string& ns) {
+  std::lock_guard lock(mu_);
+  ++rv_;
+  log_.push_back(Logged{
+      rv_, r.to_string(), ns,
+      WatchEvent{
+          "BOOKMARK",
+          Json{{"metadata", {{"namespace", ns}, {"resourceVersion", std::to_string(rv_)}}}}}});
+  cv_.notify_all();
+}
+
 Result<Json> FakeClient::get(const Resource& r, const std::string& ns, const std::string& name,
                              const std::string& subresource) {
   std::lock_guard lock(mu_);
@@ -264,6 +275,10 @@ Result<void> FakeClient::watch(const Resource& r, const std::string& ns,
       if (l.rv <= from) continue;
       from = l.rv;
       if (l.resource != resource || (!ns.empty() && l.ns != ns)) continue;
+      if (l.event.type == "BOOKMARK") {
+        if (options.allow_bookmarks) batch.push_back(l.event);
+        continue;
+      }
       if (!matches_labels(l.event.object, options.label_selector)) continue;
       batch.push_back(l.event);
     }

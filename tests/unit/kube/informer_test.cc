@@ -101,6 +101,31 @@ TEST(Informer, ListsThenWatchesAddsUpdatesDeletes) {
   informer.stop();
 }
 
+// Before bookmarks, a watcher whose own objects do not change keeps an old version while the
+// server's moves on; once history is compacted, a reconnect from it is a 410 and a full relist.
+TEST(Informer, ABookmarkLetsAQuietWatchResumeWithoutARelist) {
+  auto client = std::make_shared<FakeClient>();
+  const Resource cm = Resource::config_maps();
+  ASSERT_TRUE(client->create(cm, "ns", config_map("a", "1")));
+  Informer informer(client, fast_options());
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(2s));
+  ASSERT_TRUE(eventually([&] { return client->open_watches() == 1; }));
+  for (const char* name : {"x", "y", "z"})  // elsewhere: this watch sees none of it
+    ASSERT_TRUE(client->create(cm, "other", config_map(name, "1")));
+  client->bookmark(cm, "ns");
+  ASSERT_TRUE(eventually(
+      [&] { return informer.last_resource_version() == client->current_resource_version(); }));
+  client->compact();
+  const int watches = client->calls("WATCH");
+  client->break_watches();
+  ASSERT_TRUE(
+      eventually([&] { return client->calls("WATCH") > watches && client->open_watches() == 1; }));
+  EXPECT_EQ(informer.relists(), 0);  // resumed from the bookmark's version: no 410
+  EXPECT_EQ(informer.store().size(), 1u);
+  informer.stop();
+}
+
 TEST(Informer, GoneRelistsAndReportsDeletesMissedWhileDisconnected) {
   auto client = std::make_shared<FakeClient>();
   const Resource cm = Resource::config_maps();

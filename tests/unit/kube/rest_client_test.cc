@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
 #include <random>
 
 namespace dso::kube {
@@ -25,6 +28,11 @@ class FakeServer {
       address_ = "http://127.0.0.1:" + std::to_string(30000 + rng() % 20000);
       listener_ = std::make_unique<http::experimental::listener::http_listener>(web::uri(address_));
       listener_->support([this](http::http_request req) {
+        {
+          std::lock_guard lock(mu_);
+          const auto auth = req.headers().find("Authorization");
+          authorizations_.push_back(auth == req.headers().end() ? "" : auth->second);
+        }
         const int n = ++count_;
         auto [code, body, retry_after] = handler_(n);
         http::http_response r(static_cast<http::status_code>(code));
@@ -41,17 +49,25 @@ class FakeServer {
     throw std::runtime_error("no free port");
   }
   ~FakeServer() { listener_->close().wait(); }
-  std::shared_ptr<RestClient> client(RetryPolicy retry = {}) const {
+  std::shared_ptr<RestClient> client(RetryPolicy retry = {}, std::string token_file = "") const {
     Config c;
     c.server = address_;
-    c.token = "t";
+    c.token = token_file.empty() ? "t" : "";
+    c.token_file = std::move(token_file);
     RestOptions o;
     o.retry = retry;
     return *RestClient::create(c, o);
   }
   int count() const { return count_; }
+  // The Authorization header of every request so far, in order.
+  std::vector<std::string> authorizations() const {
+    std::lock_guard lock(mu_);
+    return authorizations_;
+  }
 
  private:
+  mutable std::mutex mu_;
+  std::vector<std::string> authorizations_;
   Handler handler_;
   std::string address_;
   std::unique_ptr<http::experimental::listener::http_listener> listener_;
@@ -60,6 +76,27 @@ class FakeServer {
 
 const char* kCm =
     R"({"kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"7"}})";
+
+// A projected service-account token is rotated on disk; the client keeps the one it read until
+// the API server answers 401, then re-reads the file and retries once with the new one.
+TEST(RestClientRetries, A401ReReadsTheRotatedTokenFileAndRetriesOnce) {
+  const std::string file = ::testing::TempDir() + "/dso-token-" + std::to_string(::getpid());
+  const auto write = [&](const std::string& token) { std::ofstream(file) << token << "\n"; };
+  write("old");
+  FakeServer server([](int n) -> std::tuple<int, std::string, std::string> {
+    if (n == 2)  // the old token, after the rotation
+      return {401, R"({"kind":"Status","code":401,"reason":"Unauthorized"})", ""};
+    return {200, kCm, ""};
+  });
+  auto client = server.client({}, file);
+  ASSERT_TRUE(client->get(Resource::config_maps(), "ns", "a"));
+  write("new");  // rotated: the cached token is still "old" for up to a minute
+  const auto after = client->get(Resource::config_maps(), "ns", "a");
+  ASSERT_TRUE(after) << after.error().to_string();
+  EXPECT_EQ(server.authorizations(),
+            (std::vector<std::string>{"Bearer old", "Bearer old", "Bearer new"}));
+  std::remove(file.c_str());
+}
 
 TEST(RestClientRetries, TooManyRequestsHonoursRetryAfter) {
   FakeServer server([](int n) -> std::tuple<int, std::string, std::string> {

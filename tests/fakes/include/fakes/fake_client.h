@@ -40,6 +40,9 @@ class FakeClient final : public KubeClient {
   void inject_error(const std::string& verb, ApiError e, int times = 1);
   // Forgets the event log up to now: watches from older versions get 410 Gone.
   void compact();
+  // Sends watches of `r` in `ns` that allow bookmarks a BOOKMARK at a new current version (as the
+  // API server does, so that a watcher whose objects did not change can resume from there).
+  void bookmark(const Resource& r, const std::string& ns);
   // Ends every open watch cleanly (as a server timeout would) / with a connection failure.
   void end_watches();
   void break_watches();
