@@ -173,6 +173,9 @@ kube::InformerPtr make_informer(const Shared& s, kube::Resource resource, const 
   o.metrics = s.metrics;
   o.transform = std::move(transform);
   o.on_log = [&log = s.log, what](const std::string& m) { log.warn(m, {{"informer", what}}); };
+  o.on_progress = [&log = s.log, what](const std::string& m) {
+    log.debug(m, {{"informer", what}});
+  };
   auto informer = std::make_shared<kube::Informer>(s.client, o);
   informer->add_handlers(std::move(handlers));
   return informer;

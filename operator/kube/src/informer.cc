@@ -249,6 +249,10 @@ void Informer::log(const std::string& message) {
   if (options_.on_log) options_.on_log(options_.resource.to_string() + ": " + message);
 }
 
+void Informer::progress(const std::string& message) {
+  if (options_.on_progress) options_.on_progress(options_.resource.to_string() + ": " + message);
+}
+
 void Informer::sleep(std::stop_token stop, Duration d) {
   std::stop_callback wake(stop, [this] {
     std::lock_guard lock(sleep_mu_);
@@ -328,9 +332,9 @@ bool Informer::list_and_replace(std::stop_token stop, bool from_scratch) {
   const auto seconds = [](auto d) {
     return std::to_string(std::chrono::duration<double>(d).count());
   };
-  log("listed " + std::to_string(seen.size()) + " objects at resourceVersion " +
-      list->resource_version + " (LIST " + seconds(listed - list_start) +
-      " s, cache and handlers " + seconds(std::chrono::steady_clock::now() - listed) + " s)");
+  progress("listed " + std::to_string(seen.size()) + " objects at resourceVersion " +
+           list->resource_version + " (LIST " + seconds(listed - list_start) +
+           " s, cache and handlers " + seconds(std::chrono::steady_clock::now() - listed) + " s)");
   const bool first = !synced_.exchange(true);
   store_.compact_all();  // kCompact: pack the bulk load now that handlers have run
   if (!first) {

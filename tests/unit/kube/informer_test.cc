@@ -101,6 +101,31 @@ TEST(Informer, ListsThenWatchesAddsUpdatesDeletes) {
   informer.stop();
 }
 
+// A clean LIST is progress, not a problem: operators log on_log at warning level.
+TEST(Informer, AListReportsProgressNotAProblem) {
+  auto client = std::make_shared<FakeClient>();
+  ASSERT_TRUE(client->create(Resource::config_maps(), "ns", config_map("a", "1")));
+  auto options = fast_options();
+  std::mutex mu;
+  std::vector<std::string> problems, progress;
+  options.on_log = [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    problems.push_back(m);
+  };
+  options.on_progress = [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    progress.push_back(m);
+  };
+  Informer informer(client, options);
+  informer.start();
+  ASSERT_TRUE(informer.wait_for_sync(2s));
+  informer.stop();
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_NE(progress[0].find("listed 1 objects"), std::string::npos) << progress[0];
+}
+
 // Before bookmarks, a watcher whose own objects do not change keeps an old version while the
 // server's moves on; once history is compacted, a reconnect from it is a 410 and a full relist.
 TEST(Informer, ABookmarkLetsAQuietWatchResumeWithoutARelist) {

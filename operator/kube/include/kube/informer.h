@@ -111,8 +111,11 @@ struct InformerOptions {
   std::function<void(Json&)> transform;
   ClockPtr clock = real_clock();
   MetricsPtr metrics;
-  // Told about each failure and recovery step (for logs), from the reflector thread.
+  // Told about each failure and recovery step (for logs at warning level), from the reflector
+  // thread.
   std::function<void(const std::string& message)> on_log;
+  // Told about routine progress (each completed LIST with its size and timings; debug level).
+  std::function<void(const std::string& message)> on_progress;
 };
 
 // Threading: one reflector thread (LIST/WATCH, cache updates and handler calls, in event order),
@@ -156,6 +159,7 @@ class Informer {
   void apply_event(WatchEvent&& e, bool* gone, bool* error, long* events);
   void sleep(std::stop_token stop, Duration d);
   void log(const std::string& message);
+  void progress(const std::string& message);
 
   void dispatch_add(const ObjectPtr& o);
   void dispatch_update(const ObjectPtr& old_o, const ObjectPtr& new_o);
