@@ -80,7 +80,14 @@ TEST_F(CrdTest, ShortNameCategoryAndPrinterColumns) {
   std::string out;
   ASSERT_EQ(apply(with_spec("columns", kModel), &out), 0) << out;
   ASSERT_EQ(cluster.sh("kubectl -n crd-test get dss columns", &out), 0) << out;
-  for (const char* column : {"READY", "PRIMARY", "SCALING", "NEXT-FORECAST", "AGE"}) {
+  // What an admin watches (`kubectl get dss -w`): readiness, the replicas set, the bounds, whether
+  // the autoscaler acts, the primary; -o wide adds the mode and the forecast.
+  for (const char* column : {"READY", "DESIRED", "MIN", "MAX", "ACTING", "PRIMARY", "AGE"}) {
+    EXPECT_NE(out.find(column), std::string::npos) << column << " missing in:\n" << out;
+  }
+  EXPECT_EQ(out.find("NEXT-FORECAST"), std::string::npos) << out;
+  ASSERT_EQ(cluster.sh("kubectl -n crd-test get dss columns -o wide", &out), 0) << out;
+  for (const char* column : {"MODE", "NEXT-FORECAST"}) {
     EXPECT_NE(out.find(column), std::string::npos) << column << " missing in:\n" << out;
   }
   ASSERT_EQ(cluster.sh("kubectl -n crd-test get all -o name", &out), 0) << out;
