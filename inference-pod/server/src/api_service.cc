@@ -367,8 +367,15 @@ void ApiService::handle(const HttpRequest& request, const ResponderPtr& responde
 void ApiService::handle_generation(const HttpRequest& request, Endpoint endpoint,
                                    const ResponderPtr& responder) {
   const std::string name = endpoint_name(endpoint);
-  const Priority priority =
-      lower(request.header("x-priority")) == "high" ? Priority::kHigh : Priority::kNormal;
+  // With API keys (checked in handle()), the key is the client: its rate limit, its cache and
+  // whether it may jump the queue.
+  const std::string api_key =
+      keys_ ? presented_api_key(request.header("authorization"), request.header("x-api-key")) : "";
+  const bool may_prioritise =
+      !keys_ || (options_.priority_keys && options_.priority_keys->contains(api_key));
+  const Priority priority = may_prioritise && lower(request.header("x-priority")) == "high"
+                                ? Priority::kHigh
+                                : Priority::kNormal;
   const std::string prio = priority_name(priority);
   if (draining_) {
     return reply_error(request, responder,
@@ -384,9 +391,6 @@ void ApiService::handle_generation(const HttpRequest& request, Endpoint endpoint
          "request_too_large"},
         name, prio);
   }
-  // With API keys (checked in handle()), the key is the client: its rate limit and its cache.
-  const std::string api_key =
-      keys_ ? presented_api_key(request.header("authorization"), request.header("x-api-key")) : "";
   const std::string client = keys_ ? "key:" + api_key : "addr:" + request.client_address;
   if (auto decision = limiter_.admit(client, Clock::now()); !decision.allowed) {
     metrics_.rate_limited(decision.window);

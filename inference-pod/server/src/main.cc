@@ -59,6 +59,16 @@ std::expected<LanguageModelPtr, std::string> load_model(const ServerConfig& conf
   return load_torchscript_model({file, config.device, 256, config.threads});
 }
 
+// The keys at `path` (none when it is empty), logged as "`what` N keys from PATH".
+std::expected<std::optional<ApiKeyStore>, std::string> load_keys(const std::string& path,
+                                                                 const std::string& what) {
+  if (path.empty()) return std::optional<ApiKeyStore>();
+  auto loaded = ApiKeyStore::load(path);
+  if (!loaded) return std::unexpected(loaded.error());
+  log(what + " " + std::to_string(loaded->size()) + " keys from " + path);
+  return std::optional<ApiKeyStore>(std::move(*loaded));
+}
+
 // While the model loads (a download, minutes of weights) nothing is served, so there is nothing to
 // drain: a SIGTERM then (a pod deleted or scaled away during its cold start) ends the process at
 // once instead of holding the GPU until the grace period's SIGKILL. Watches on its own thread
@@ -109,16 +119,15 @@ int serve(const ServerConfig& config) {
   log("loaded " + model_file(config.model_path) + " on " + lm.device() + " (vocab " +
       std::to_string(lm.vocab_size()) + ", context " + std::to_string(lm.context_length()) + ")");
 
-  std::optional<ApiKeyStore> keys;
-  if (!config.api_keys.empty()) {
-    auto loaded = ApiKeyStore::load(config.api_keys);
-    if (!loaded) {
-      log(loaded.error());
-      return 1;
-    }
-    keys = std::move(*loaded);
-    log("API keys required (" + std::to_string(keys->size()) + " loaded from " + config.api_keys +
-        ")");
+  auto keys = load_keys(config.api_keys, "API keys required");
+  auto priority_keys = load_keys(config.priority_api_keys, "X-Priority: high allowed for");
+  if (!keys || !priority_keys) {
+    log(!keys ? keys.error() : priority_keys.error());
+    return 1;
+  }
+  if (!config.priority_api_keys.empty() && !*keys) {
+    log("--priority-api-keys needs --api-keys: without keys any client may ask for priority");
+    return 1;
   }
 
   ServerMetrics metrics({config.model_name, lm.device(), config.max_batch_size,
@@ -139,7 +148,8 @@ int serve(const ServerConfig& config) {
   options.limits = {config.model_name, config.max_tokens_limit, config.default_max_tokens,
                     static_cast<std::size_t>(config.max_body_bytes)};
   options.max_body_bytes = static_cast<std::size_t>(config.max_body_bytes);
-  ApiService service(options, scheduler, limiter, keys ? &*keys : nullptr,
+  options.priority_keys = *priority_keys ? &**priority_keys : nullptr;
+  ApiService service(options, scheduler, limiter, *keys ? &**keys : nullptr,
                      cache ? &*cache : nullptr, metrics);
 
   const std::string url = "http://" + config.host + ":" + std::to_string(config.port);
@@ -187,9 +197,13 @@ int serve(const ServerConfig& config) {
       }
       last_gpu = now;
     }
-    if (keys && config.api_keys_reload_s > 0 &&
+    if (config.api_keys_reload_s > 0 &&
         now - last_keys >= std::chrono::seconds(config.api_keys_reload_s)) {
-      if (auto reloaded = keys->reload(); !reloaded) log(reloaded.error() + " (keeping old keys)");
+      for (auto* store : {&*keys, &*priority_keys}) {
+        if (!*store) continue;
+        if (auto reloaded = (*store)->reload(); !reloaded)
+          log(reloaded.error() + " (keeping old keys)");
+      }
       last_keys = now;
     }
   }

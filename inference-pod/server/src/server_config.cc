@@ -119,7 +119,12 @@ const std::vector<Setting>& settings() {
        "file with one API key per line, or a directory of key files (a mounted Secret); empty: "
        "no authentication",
        string_field(&ServerConfig::api_keys), show(&ServerConfig::api_keys)},
-      {"api-keys-reload-s", "re-read --api-keys this often, seconds (0: never)",
+      {"priority-api-keys",
+       "with --api-keys: the keys (same format) whose requests may ask for X-Priority: high; "
+       "empty: none may (the header is ignored). Without --api-keys any client may",
+       string_field(&ServerConfig::priority_api_keys), show(&ServerConfig::priority_api_keys)},
+      {"api-keys-reload-s",
+       "re-read --api-keys and --priority-api-keys this often, seconds (0: never)",
        int_field(&ServerConfig::api_keys_reload_s, 0, 86400),
        show(&ServerConfig::api_keys_reload_s)},
       {"cache-max-bytes", "response cache size for temperature-0 requests (0: no cache)",

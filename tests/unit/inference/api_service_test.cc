@@ -203,6 +203,44 @@ TEST(ApiService, StreamedRequestRefusedByAFullQueueGetsAPlain429) {
   h.model.resume();
 }
 
+TEST(ApiService, XPriorityIsHonouredOnlyForKeysAllowedIt) {
+  Harness h({0, 0, 100}, ApiKeyStore::from_keys({"vip", "anyone"}));
+  const ApiKeyStore allowed = ApiKeyStore::from_keys({"vip"});
+  ServiceOptions options = Harness::options();
+  options.priority_keys = &allowed;
+  ApiService service(options, h.scheduler, h.limiter, &*h.keys, nullptr, h.metrics);
+  service.set_ready(true);
+  const auto call = [&](const std::string& key) {
+    HttpRequest r;
+    r.method = "POST";
+    r.path = "/v1/completions";
+    r.body = R"({"model":"m","prompt":"a","max_tokens":1})";
+    r.headers = {{"authorization", "Bearer " + key}, {"x-priority", "high"}};
+    auto responder = std::make_shared<RecordingResponder>();
+    service.handle(r, responder);
+    EXPECT_TRUE(responder->wait());
+    EXPECT_EQ(responder->status(), 200) << responder->body();
+  };
+  call("vip");
+  call("anyone");
+  // The request counter is updated just after the answer is written: wait for both to count.
+  std::string metrics;
+  const auto count = [&](const std::string& priority) {
+    const std::string series =
+        "deepseek_inference_requests_total{code=\"200\",endpoint=\"completions\",priority=\"" +
+        priority + "\"} ";
+    const auto at = metrics.find(series);
+    return at == std::string::npos ? std::string("absent") : metrics.substr(at + series.size(), 1);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    metrics = h.metrics.serialize();
+  } while ((count("high") == "absent" || count("normal") == "absent") &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(count("high"), "1") << metrics;    // vip's
+  EXPECT_EQ(count("normal"), "1") << metrics;  // anyone's header was ignored
+}
+
 TEST(ApiService, OneApiKeysCachedCompletionIsNeverAnothersHit) {
   Harness h({0, 0, 100}, ApiKeyStore::from_keys({"k1", "k2"}));
   const std::string body = R"({"model":"m","prompt":"xyz","max_tokens":4,"temperature":0})";

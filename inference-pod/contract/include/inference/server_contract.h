@@ -60,6 +60,7 @@ inline constexpr std::string_view kAllFlags[] = {
     "rate-limit-per-hour",
     "api-keys",
     "api-keys-reload-s",
+    "priority-api-keys",
     "cache-max-bytes",
     "cache-ttl-s",
     "warmup-batches",

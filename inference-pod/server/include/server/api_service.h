@@ -60,6 +60,10 @@ struct ServiceOptions {
   RequestLimits limits;
   std::size_t max_body_bytes = 1 << 20;
   std::int64_t created_unix_seconds = 0;  // "created" of the model in /v1/models
+  // With API keys: the keys whose requests may ask for `X-Priority: high` (null: none may; the
+  // header is then ignored). Without API keys the header is honoured from any client: there is no
+  // identity to check it against.
+  const ApiKeyStore* priority_keys = nullptr;
 };
 
 class ApiService {

@@ -33,6 +33,7 @@ struct ServerConfig {
   double rate_limit_per_hour = 5000;
   std::string api_keys;
   int api_keys_reload_s = 30;
+  std::string priority_api_keys;
   int cache_max_bytes = 64 << 20;
   int cache_ttl_s = 300;
   int warmup_batches = 3;
