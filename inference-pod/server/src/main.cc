@@ -97,6 +97,66 @@ class LoadWatch {
   std::jthread thread_;  // stopped and joined when the watch ends
 };
 
+// Until SIGTERM or SIGINT: samples the GPUs into the metrics and re-reads the key stores on their
+// periods.
+void wait_for_stop(const ServerConfig& config, const std::string& device, ServerMetrics& metrics,
+                   const ApiService& service,
+                   std::initializer_list<std::optional<ApiKeyStore>*> key_stores) {
+  std::unique_ptr<GpuMonitor> gpu = device.starts_with("cuda") ? GpuMonitor::open() : nullptr;
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  auto last_gpu = Clock::now() - std::chrono::hours(1);
+  auto last_keys = Clock::now();
+  for (;;) {
+    timespec tick{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining " +
+          std::to_string(service.in_flight()) + " in-flight requests (deadline " +
+          std::to_string(config.drain_timeout_s) + " s)");
+      return;
+    }
+    const auto now = Clock::now();
+    if (gpu && now - last_gpu >= std::chrono::seconds(config.gpu_metrics_interval_s)) {
+      for (const auto& s : gpu->sample()) {
+        metrics.set_gpu(s.index, s.utilization_ratio, s.memory_used_bytes, s.memory_total_bytes);
+      }
+      last_gpu = now;
+    }
+    if (config.api_keys_reload_s > 0 &&
+        now - last_keys >= std::chrono::seconds(config.api_keys_reload_s)) {
+      for (auto* store : key_stores) {
+        if (!*store) continue;
+        if (auto reloaded = (*store)->reload(); !reloaded)
+          log(reloaded.error() + " (keeping old keys)");
+      }
+      last_keys = now;
+    }
+  }
+}
+
+// Drain: not ready, refuse new work, let accepted requests finish within the deadline; after it,
+// end the rest with 503.
+void drain(const ServerConfig& config, ApiService& service, BatchScheduler& scheduler) {
+  service.begin_drain();
+  scheduler.stop_accepting();
+  const auto deadline = Clock::now() + std::chrono::seconds(config.drain_timeout_s);
+  while (service.in_flight() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (service.in_flight() > 0) {
+    log("drain deadline passed with " + std::to_string(service.in_flight()) +
+        " requests in flight: ending them with 503");
+    scheduler.abort_all();
+    const auto grace = Clock::now() + std::chrono::seconds(2);
+    while (service.in_flight() > 0 && Clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
 int serve(const ServerConfig& config) {
   // Before the model download (an HTTP client) can start cpprestsdk's machinery.
   if (auto configured = configure_http_runtime(static_cast<std::size_t>(config.http_threads));
@@ -174,56 +234,8 @@ int serve(const ServerConfig& config) {
   log("ready after " + std::to_string(config.warmup_batches) + " warm-up batches in " +
       std::to_string(std::chrono::duration<double>(Clock::now() - warm_start).count()) + " s");
 
-  std::unique_ptr<GpuMonitor> gpu = lm.device().starts_with("cuda") ? GpuMonitor::open() : nullptr;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  auto last_gpu = Clock::now() - std::chrono::hours(1);
-  auto last_keys = Clock::now();
-  for (;;) {
-    timespec tick{1, 0};
-    int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig == SIGTERM || sig == SIGINT) {
-      log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining " +
-          std::to_string(service.in_flight()) + " in-flight requests (deadline " +
-          std::to_string(config.drain_timeout_s) + " s)");
-      break;
-    }
-    const auto now = Clock::now();
-    if (gpu && now - last_gpu >= std::chrono::seconds(config.gpu_metrics_interval_s)) {
-      for (const auto& s : gpu->sample()) {
-        metrics.set_gpu(s.index, s.utilization_ratio, s.memory_used_bytes, s.memory_total_bytes);
-      }
-      last_gpu = now;
-    }
-    if (config.api_keys_reload_s > 0 &&
-        now - last_keys >= std::chrono::seconds(config.api_keys_reload_s)) {
-      for (auto* store : {&*keys, &*priority_keys}) {
-        if (!*store) continue;
-        if (auto reloaded = (*store)->reload(); !reloaded)
-          log(reloaded.error() + " (keeping old keys)");
-      }
-      last_keys = now;
-    }
-  }
-
-  // Drain: not ready, refuse new work, let accepted requests finish within the deadline.
-  service.begin_drain();
-  scheduler.stop_accepting();
-  const auto deadline = Clock::now() + std::chrono::seconds(config.drain_timeout_s);
-  while (service.in_flight() > 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (service.in_flight() > 0) {
-    log("drain deadline passed with " + std::to_string(service.in_flight()) +
-        " requests in flight: ending them with 503");
-    scheduler.abort_all();
-    const auto grace = Clock::now() + std::chrono::seconds(2);
-    while (service.in_flight() > 0 && Clock::now() < grace) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  wait_for_stop(config, lm.device(), metrics, service, {&*keys, &*priority_keys});
+  drain(config, service, scheduler);
   // Give the network layer a moment to flush the last responses before the listener closes.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.close();
