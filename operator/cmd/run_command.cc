@@ -161,17 +161,26 @@ void keep_cold_start_fields(kube::Json& o) {
   o = kube::Json{{"metadata", meta}, {"status", status}};
 }
 
-// An informer on `resource` in `ns`; `owned`: only the objects the operator made (by label).
-kube::InformerPtr make_informer(const Shared& s, kube::Resource resource, const std::string& ns,
-                                const std::string& what, bool owned,
-                                std::function<void(kube::Json&)> transform,
+// What one informer watches: `owned`, only the objects the operator made (by label); each cached
+// object goes through `transform`; every `resync` (0: never) every object is handed over again.
+struct Watch {
+  kube::Resource resource;
+  std::string what;  // names it in logs
+  bool owned = true;
+  std::function<void(kube::Json&)> transform = drop_managed_fields;
+  kube::Duration resync = kube::Duration::zero();
+};
+
+kube::InformerPtr make_informer(const Shared& s, Watch watch, const std::string& ns,
                                 kube::EventHandlers handlers) {
   kube::InformerOptions o;
-  o.resource = std::move(resource);
+  o.resource = std::move(watch.resource);
   o.ns = ns;
-  if (owned) o.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
+  if (watch.owned) o.label_selector = "app.kubernetes.io/managed-by=deepseek-operator";
   o.metrics = s.metrics;
-  o.transform = std::move(transform);
+  o.transform = std::move(watch.transform);
+  o.resync_period = watch.resync;
+  const std::string what = watch.what;
   o.on_log = [&log = s.log, what](const std::string& m) { log.warn(m, {{"informer", what}}); };
   o.on_progress = [&log = s.log, what](const std::string& m) {
     log.debug(m, {{"informer", what}});
@@ -188,18 +197,18 @@ NamespaceWiring wire_namespace(const Shared& s, const std::string& ns) {
   using Reconciler = controller::DeepSeekServiceReconciler;
   NamespaceWiring w;
   const auto owner = kube::enqueue_handlers(s.queue, Reconciler::service_index());
-  w.services = make_informer(s, Reconciler::deepseek_services(), ns, "deepseekservices", false,
-                             drop_managed_fields, kube::enqueue_self(s.queue));
-  w.deployments = make_informer(s, Reconciler::deployments(), ns, "deployments", true,
-                                drop_managed_fields, owner);
+  w.services = make_informer(s,
+                             {Reconciler::deepseek_services(), "deepseekservices", false,
+                              drop_managed_fields, std::chrono::minutes(10)},
+                             ns, kube::enqueue_self(s.queue));
+  w.deployments = make_informer(s, {Reconciler::deployments(), "deployments"}, ns, owner);
   w.deployments->add_index(Reconciler::kServiceIndex, Reconciler::service_index());
-  w.service_objects =
-      make_informer(s, Reconciler::services(), ns, "services", true, drop_managed_fields, owner);
-  w.pdbs = make_informer(s, Reconciler::pod_disruption_budgets(s.pdb_version), ns,
-                         "poddisruptionbudgets", true, drop_managed_fields, owner);
+  w.service_objects = make_informer(s, {Reconciler::services(), "services"}, ns, owner);
+  w.pdbs = make_informer(
+      s, {Reconciler::pod_disruption_budgets(s.pdb_version), "poddisruptionbudgets"}, ns, owner);
   auto cold = s.cold_starts;
   w.pods = make_informer(
-      s, {"", "v1", "pods", true}, ns, "pods", true, keep_cold_start_fields,
+      s, {{"", "v1", "pods", true}, "pods", true, keep_cold_start_fields}, ns,
       {[cold](const kube::ObjectPtr& o) { cold->observe(*o); },
        [cold](const kube::ObjectPtr&, const kube::ObjectPtr& o) { cold->observe(*o); },
        [cold](const kube::ObjectPtr& o, bool) { cold->pod_deleted(*o); }});

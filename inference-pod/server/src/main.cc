@@ -59,6 +59,15 @@ std::expected<LanguageModelPtr, std::string> load_model(const ServerConfig& conf
   return load_torchscript_model({file, config.device, 256, config.threads});
 }
 
+// SIGTERM and SIGINT: blocked in every thread from the start, taken synchronously.
+sigset_t termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
 // The keys at `path` (none when it is empty), logged as "`what` N keys from PATH".
 std::expected<std::optional<ApiKeyStore>, std::string> load_keys(const std::string& path,
                                                                  const std::string& what) {
@@ -76,11 +85,8 @@ std::expected<std::optional<ApiKeyStore>, std::string> load_keys(const std::stri
 class LoadWatch {
  public:
   LoadWatch()
-      : thread_([this](std::stop_token stop) {
-          sigset_t signals;
-          sigemptyset(&signals);
-          sigaddset(&signals, SIGTERM);
-          sigaddset(&signals, SIGINT);
+      : thread_([](std::stop_token stop) {
+          const sigset_t signals = termination_signals();
           while (!stop.stop_requested()) {
             timespec tick{0, 100'000'000};
             const int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -103,10 +109,7 @@ void wait_for_stop(const ServerConfig& config, const std::string& device, Server
                    const ApiService& service,
                    std::initializer_list<std::optional<ApiKeyStore>*> key_stores) {
   std::unique_ptr<GpuMonitor> gpu = device.starts_with("cuda") ? GpuMonitor::open() : nullptr;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = termination_signals();
   auto last_gpu = Clock::now() - std::chrono::hours(1);
   auto last_keys = Clock::now();
   for (;;) {
@@ -247,10 +250,7 @@ int serve(const ServerConfig& config) {
 
 int main(int argc, char** argv) {
   // Signals are taken synchronously by the main thread: block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -47,8 +47,12 @@ void Manager::start_when_synced() {
   std::lock_guard lock(lifecycle_mu_);
   if (stopping_) return;
   running_ = true;  // before the starts: a runnable may look (and stop() then stops them all)
-  for (auto& r : runnables_) r.start();
-  if (options_.on_info) options_.on_info("controllers started");
+  std::string names;
+  for (auto& r : runnables_) {
+    r.start();
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  if (options_.on_info) options_.on_info("started: " + names);
 }
 
 void Manager::watch_lease(std::stop_token stop) {

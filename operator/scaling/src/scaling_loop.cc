@@ -5,15 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <thread>
 
 #include "scaling/policy.h"
 #include "scaling/scaling_status.h"
-#include "timing/rfc3339.h"
-#include "traces/csv.h"
-#include "traces/duration.h"
 
 namespace dso::scaling {
 namespace {

@@ -48,12 +48,13 @@ class Manager {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  // Before run(). An informer is started once this process leads and synced before any runnable
+  // Before start(). An informer is started once this process leads and synced before any runnable
   // starts; /readyz reports "`what` cache not synced" until it is (a follower is ready).
   void add_informer(InformerPtr informer, std::string what);
-  // Before run(). Started in the order added once the caches have synced; stopped in reverse.
+  // Before start(). Started in the order added (`name` in the log line that says so) once the
+  // caches have synced; stopped in reverse.
   void add_runnable(std::string name, std::function<void()> start, std::function<void()> stop);
-  // Extra health checks (e.g. a dependency), before run().
+  // Extra health checks (e.g. a dependency), before start().
   HealthServer* health() { return health_.get(); }
 
   // Whether this process may write now: it leads by its own clock, or runs without election.
